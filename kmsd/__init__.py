@@ -1,0 +1,3 @@
+"""kmsd: a KMIP key management server."""
+
+__version__ = "0.1.0"

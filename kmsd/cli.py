@@ -1,0 +1,22 @@
+"""The ``kmsd`` command line: one click group, subcommands from their modules."""
+
+from __future__ import annotations
+
+import click
+
+from kmsd import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kmsd")
+def main() -> None:
+    """kmsd: a KMIP 1.0-2.1 key management server."""
+
+
+def _register() -> None:
+    from kmsd.tools.ttlv_cli import ttlv_group
+
+    main.add_command(ttlv_group)
+
+
+_register()
