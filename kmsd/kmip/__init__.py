@@ -1,0 +1,1 @@
+"""KMIP messages: item trees <-> a version-neutral model, and back."""
