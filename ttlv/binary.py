@@ -237,9 +237,12 @@ def _encode_into(item: Item, out: list[bytes]) -> int:
 
 
 def _int(value: object) -> int:
-    if type(value) is not int:
-        raise EncodeError(f"expected an int, not {type(value).__name__}")
-    return value
+    if type(value) is int:
+        return value
+    # IntEnum/IntFlag members are ints too; bool is not a number here.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    raise EncodeError(f"expected an int, not {type(value).__name__}")
 
 
 def _big_integer_bytes(value: int) -> bytes:

@@ -77,23 +77,37 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     def insert(self, obj: StoredObject) -> None:
-        """Insert a new object; sets ``obj.sequence``."""
+        """Insert a new object; sets ``obj.sequence``.
+
+        ConflictError if an object with this ``uid`` already exists.
+        """
 
     @abc.abstractmethod
     def update(self, obj: StoredObject) -> None:
-        """Replace an existing object's state, payload, attributes and index."""
+        """Replace an existing object's state, payload, attributes and index.
+
+        ``uid``, ``object_type``, ``owner`` and ``sequence`` are not changed.
+        ConflictError if the object does not exist (any more).
+        """
 
     @abc.abstractmethod
     def delete(self, uid: str) -> None:
-        """Remove an object and its grants entirely."""
+        """Remove an object and its grants entirely (no error if it is absent)."""
 
     @abc.abstractmethod
     def locate(self, flt: LocateFilter) -> Iterator[StoredObject]:
-        """Objects matching the pre-filter, in insertion order."""
+        """Objects matching the pre-filter, in insertion order.
+
+        The matches are fixed when ``locate`` is called; consume the iterator
+        inside the transaction (writes meanwhile are allowed).
+        """
 
     @abc.abstractmethod
     def grant(self, uid: str, user: str, operations: frozenset[str]) -> None:
-        """Add operations to ``user``'s grant on ``uid``."""
+        """Add operations to ``user``'s grant on ``uid``.
+
+        ConflictError if the object does not exist.
+        """
 
     @abc.abstractmethod
     def revoke(self, uid: str, user: str, operations: frozenset[str]) -> None:
@@ -118,8 +132,14 @@ class Transaction(abc.ABC):
 
 class Store(abc.ABC):
     @abc.abstractmethod
-    def transaction(self) -> AbstractContextManager[Transaction]:
-        """A context manager: commits (durably) on normal exit, rolls back on error."""
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+        """A context manager: commits (durably) on normal exit, rolls back on error.
+
+        ``readonly=True`` promises no writes (they raise StoreError); such
+        transactions do not wait for or block writers where the database
+        allows it (SQLite WAL snapshots, PostgreSQL READ ONLY).  Transactions
+        do not nest within one thread.
+        """
 
     @abc.abstractmethod
     def check(self) -> None:

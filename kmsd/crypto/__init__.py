@@ -1,0 +1,1 @@
+"""Cryptography over pyca/cryptography: policy, key generation, formats."""

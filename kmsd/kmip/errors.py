@@ -1,0 +1,30 @@
+"""The KMIP layer's one error type, carrying the Result Reason to report.
+
+Handlers raise :class:`KmipError`; the batch executor turns it into an
+Operation Failed batch item with that reason and message.  Messages are for
+humans and must never contain key material or secrets.
+"""
+
+from __future__ import annotations
+
+from .enums import ResultReason
+
+
+class KmipError(Exception):
+    def __init__(self, reason: ResultReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def not_found(uid: str | None = None) -> KmipError:
+    # Identical for "missing" and "not yours", so identifiers cannot be probed.
+    return KmipError(ResultReason.ITEM_NOT_FOUND, f"object {uid} not found" if uid else "object not found")
+
+
+def invalid_field(message: str) -> KmipError:
+    return KmipError(ResultReason.INVALID_FIELD, message)
+
+
+def missing(field: str) -> KmipError:
+    return KmipError(ResultReason.MISSING_DATA, f"{field} is required")

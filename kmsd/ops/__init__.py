@@ -1,0 +1,1 @@
+"""Operation handlers, one module per family, registered by Operation."""

@@ -1,0 +1,29 @@
+"""What a handler works with: the caller, the transaction, the clock, the policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kmsd.crypto.policy import Policy
+from kmsd.store.base import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    vendor: str = "kmsd"
+    product: str = "kmsd KMIP server"
+    version: str = "0.1.0"
+
+
+@dataclass(slots=True)
+class Context:
+    user: str
+    tx: Transaction
+    policy: Policy
+    info: ServerInfo = field(default_factory=ServerInfo)
+    # The Unique Identifier produced by the previous batch item (ID Placeholder).
+    id_placeholder: str | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    # Protocol version of the request: only Discover Versions/Query may look.
+    version: tuple[int, int] = (2, 1)

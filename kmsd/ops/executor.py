@@ -1,0 +1,198 @@
+"""The batch executor: one request message in, one response message out.
+
+Theory of operation: ``process`` runs in a worker thread.  It decodes the
+message, reads the header, and executes every batch item inside ONE store
+transaction, each item under its own savepoint, so that a failed item never
+leaves a half-written object and the Undo option can roll back the batch.
+The response is sent only after the commit (durability).  Every failure
+whose header could be read becomes a KMIP error response; only bytes that
+are not a TTLV message at all make it return None (close the connection).
+
+Result Reasons that the client's version does not define are mapped to the
+nearest one it does (2.x "Wrong Key Lifecycle State" is 1.x "Permission
+Denied", as the 1.x profiles' test cases expect).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import ttlv
+from kmsd.crypto.policy import Policy
+from kmsd.kmip import adapt
+from kmsd.kmip.enums import AsynchronousIndicator, BatchErrorContinuation, ResultReason, ResultStatus
+from kmsd.kmip.errors import KmipError
+from kmsd.kmip.messages import (
+    SUPPORTED_VERSIONS,
+    Request,
+    ResponseBatchItem,
+    build_response,
+    negotiate,
+    parse_request,
+    read_version,
+)
+from kmsd.server.peer import Peer
+from kmsd.store.base import Store, StoreError
+from ttlv import REGISTRY, Item, Version
+
+from .context import Context, ServerInfo
+from .registry import HANDLERS, load_all
+
+log = logging.getLogger("kmsd.executor")
+
+R = ResultReason
+# Reasons a version lacks -> the one it has (checked in order of preference).
+REASON_FALLBACKS: dict[int, tuple[int, ...]] = {
+    R.WRONG_KEY_LIFECYCLE_STATE: (R.PERMISSION_DENIED,),
+    R.ATTRIBUTE_READ_ONLY: (R.PERMISSION_DENIED,),
+    R.ATTRIBUTE_SINGLE_VALUED: (R.INVALID_FIELD,),
+    R.MULTI_VALUED_ATTRIBUTE: (R.INVALID_FIELD,),
+    R.ATTRIBUTE_NOT_FOUND: (R.ITEM_NOT_FOUND,),
+    R.ATTRIBUTE_INSTANCE_NOT_FOUND: (R.INDEX_OUT_OF_BOUNDS, R.ITEM_NOT_FOUND),
+    R.OBJECT_DESTROYED: (R.ITEM_NOT_FOUND,),
+    R.ILLEGAL_OBJECT_TYPE: (R.INVALID_FIELD,),
+    R.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK: (R.PERMISSION_DENIED,),
+    R.INDEX_OUT_OF_BOUNDS: (R.ATTRIBUTE_INSTANCE_NOT_FOUND,),
+}
+
+
+def reason_for(reason: int, version: Version) -> int:
+    table = REGISTRY.tables["Result Reason"]
+    entry = table.by_value(reason, version)
+    if entry is not None and entry.defined_in(version):
+        return reason
+    for fallback in REASON_FALLBACKS.get(reason, ()):
+        entry = table.by_value(fallback, version)
+        if entry is not None and entry.defined_in(version):
+            return fallback
+    return R.GENERAL_FAILURE
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSettings:
+    policy: Policy = field(default_factory=Policy)
+    info: ServerInfo = field(default_factory=ServerInfo)
+    # Identity of callers the transport did not authenticate (--insecure), else None.
+    default_user: str | None = None
+    limits: ttlv.Limits = ttlv.DEFAULT_LIMITS
+
+
+class Executor:
+    def __init__(self, store: Store, settings: ExecutorSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or ExecutorSettings()
+        load_all()
+
+    # -- the MessageProcessor protocol ---------------------------------------------
+    def process(self, request: bytes, peer: Peer) -> bytes | None:
+        try:
+            message = ttlv.decode(request, self.settings.limits)
+        except ttlv.DecodeError as exc:
+            log.info("undecodable message from %s: %s", peer.address, exc)
+            return None
+        requested = read_version(message)
+        version = negotiate(requested) if requested else SUPPORTED_VERSIONS[-1]
+        try:
+            if requested is None:
+                raise KmipError(R.INVALID_MESSAGE, "Protocol Version missing or malformed")
+            if requested not in SUPPORTED_VERSIONS:
+                raise KmipError(R.INVALID_MESSAGE, f"protocol version {requested[0]}.{requested[1]} is not supported")
+            parsed = parse_request(message, version)
+        except KmipError as exc:
+            return self._encode(version, [self._failure(None, None, exc, version)], None, None)
+        items = self._execute(parsed, peer)
+        header = parsed.header
+        data = self._encode(version, items, header.client_correlation, header.server_correlation)
+        limit = header.max_response_size
+        if limit is not None and len(data) > limit:
+            too_large = KmipError(R.RESPONSE_TOO_LARGE, f"response of {len(data)} bytes exceeds {limit}")
+            items = [self._failure(i.operation, i.unique_id, too_large, version) for i in items]
+            data = self._encode(version, items, header.client_correlation, header.server_correlation)
+        return data
+
+    # -- internals ----------------------------------------------------------------------
+    def _encode(
+        self, version: Version, items: list[ResponseBatchItem], client_cv: str | None, server_cv: str | None
+    ) -> bytes:
+        return ttlv.encode(build_response(version, items, client_correlation=client_cv, server_correlation=server_cv))
+
+    @staticmethod
+    def _failure(operation: int | None, unique_id: bytes | None, exc: KmipError, version: Version) -> ResponseBatchItem:
+        return ResponseBatchItem(
+            operation=operation,
+            unique_id=unique_id,
+            status=ResultStatus.OPERATION_FAILED,
+            reason=ResultReason(reason_for(exc.reason, version)),
+            message=exc.message,
+        )
+
+    def _identity(self, peer: Peer) -> str | None:
+        return peer.identity or self.settings.default_user
+
+    def _execute(self, request: Request, peer: Peer) -> list[ResponseBatchItem]:
+        header = request.header
+        version = header.version
+        user = self._identity(peer)
+        if user is None:
+            denied = KmipError(R.PERMISSION_DENIED, "authentication required")
+            return [self._failure(bi.operation, bi.unique_id, denied, version) for bi in request.items]
+        if header.asynchronous == AsynchronousIndicator.MANDATORY:
+            refused = KmipError(R.FEATURE_NOT_SUPPORTED, "asynchronous processing is not supported")
+            return [self._failure(bi.operation, bi.unique_id, refused, version) for bi in request.items]
+        # Batches of read-only operations take a snapshot instead of the write lock.
+        readonly = not any((reg := HANDLERS.get(bi.operation)) is None or reg.writes for bi in request.items)
+        try:
+            with self.store.transaction(readonly=readonly) as tx:
+                ctx = Context(user=user, tx=tx, policy=self.settings.policy, info=self.settings.info, version=version)
+                return self._run_batch(ctx, request)
+        except StoreError as exc:
+            log.error("store failure: %s", exc)
+            failed = KmipError(R.GENERAL_FAILURE, "the key store is unavailable")
+            return [self._failure(bi.operation, bi.unique_id, failed, version) for bi in request.items]
+
+    def _run_batch(self, ctx: Context, request: Request) -> list[ResponseBatchItem]:
+        header = request.header
+        version = header.version
+        option = header.error_continuation
+        start = ctx.tx.savepoint()
+        results: list[ResponseBatchItem] = []
+        for bi in request.items:
+            savepoint = ctx.tx.savepoint()
+            try:
+                payload = self._run_item(ctx, bi.operation, bi.payload, version)
+                results.append(
+                    ResponseBatchItem(bi.operation, ResultStatus.SUCCESS, unique_id=bi.unique_id, payload=payload)
+                )
+                continue
+            except KmipError as exc:
+                failure = self._failure(bi.operation, bi.unique_id, exc, version)
+            except ttlv.TTLVError as exc:
+                failure = self._failure(bi.operation, bi.unique_id, KmipError(R.INVALID_FIELD, str(exc)), version)
+            except StoreError:
+                raise
+            except Exception:
+                # A bug, not the client's fault: log it, never show it.
+                log.exception("operation %s failed unexpectedly", bi.operation)
+                failure = self._failure(
+                    bi.operation, bi.unique_id, KmipError(R.GENERAL_FAILURE, "internal error"), version
+                )
+            ctx.tx.rollback_to(savepoint)
+            results.append(failure)
+            if option == BatchErrorContinuation.CONTINUE:
+                continue
+            if option == BatchErrorContinuation.UNDO:
+                ctx.tx.rollback_to(start)
+                for r in results[:-1]:
+                    if r.status == ResultStatus.SUCCESS:
+                        r.status, r.payload = ResultStatus.OPERATION_UNDONE, None
+            break
+        return results
+
+    def _run_item(self, ctx: Context, operation: int, payload: Item, version: Version) -> Item:
+        registered = HANDLERS.get(operation)
+        if registered is None or registered.since > version:
+            raise KmipError(R.OPERATION_NOT_SUPPORTED, f"operation {operation:#x} is not supported")
+        internal = adapt.lift_request(operation, payload, version)
+        out = registered.handler(ctx, internal)
+        return adapt.lower_response(operation, out, version)

@@ -1,0 +1,66 @@
+"""Get: return an object, in the Key Format Type the client asks for."""
+
+from __future__ import annotations
+
+from kmsd.kmip import tags
+from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason
+from kmsd.kmip.errors import KmipError
+from ttlv import Item, ItemType
+
+from . import objects
+from .context import Context
+from .keyblock import key_block, material_of
+from .newobject import object_tag
+from .registry import handler
+
+SYMMETRIC_FORMATS = {KeyFormatType.RAW, KeyFormatType.TRANSPARENT_SYMMETRIC_KEY}
+
+
+@handler(Operation.GET)
+def get(ctx: Context, payload: Item) -> Item:
+    uid = objects.request_uid(ctx, payload)
+    mo = objects.load(ctx, uid, "get")
+    if mo.obj is None:
+        raise KmipError(ResultReason.OBJECT_DESTROYED, f"object {uid} has been destroyed")
+    if payload.find(tags.KeyWrappingSpecification) is not None:
+        raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "key wrapping is not supported yet")
+    if payload.find(tags.KeyCompressionType) is not None and mo.object_type != ObjectType.SYMMETRIC_KEY:
+        raise KmipError(ResultReason.KEY_COMPRESSION_TYPE_NOT_SUPPORTED, "key compression is not supported")
+    obj = mo.obj
+    wanted = payload.get(tags.KeyFormatType)
+    if isinstance(wanted, int):
+        obj = _convert(mo.object_type, obj, wanted)
+    ctx.id_placeholder = uid
+    return Item(
+        tags.ResponsePayload,
+        ItemType.STRUCTURE,
+        (
+            Item(tags.ObjectType, ItemType.ENUMERATION, int(mo.object_type)),
+            Item(tags.UniqueIdentifier, ItemType.TEXT_STRING, uid),
+            obj,
+        ),
+    )
+
+
+def _convert(object_type: ObjectType, obj: Item, wanted: int) -> Item:
+    block = obj.find(tags.KeyBlock)
+    if block is None:
+        raise KmipError(ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED, f"{object_type.name} has no key format")
+    current = block.get(tags.KeyFormatType)
+    if wanted == current:
+        return obj
+    if object_type == ObjectType.SYMMETRIC_KEY and wanted in SYMMETRIC_FORMATS:
+        material, _ = material_of(block)
+        alg, length = block.get(tags.CryptographicAlgorithm), block.get(tags.CryptographicLength)
+        new_block = key_block(
+            material,
+            KeyFormatType(wanted),
+            alg if isinstance(alg, int) else None,
+            length if isinstance(length, int) else None,
+        )
+        children = tuple(new_block if c.tag == tags.KeyBlock else c for c in obj.children)
+        return Item(object_tag(object_type), ItemType.STRUCTURE, children)
+    raise KmipError(
+        ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
+        f"cannot convert {object_type.name} to key format {wanted:#x}",
+    )

@@ -1,0 +1,157 @@
+"""Managed objects as handlers use them: load with access checks, save, index.
+
+Theory of operation: a managed object is its KMIP object item (Symmetric Key,
+Secret Data …; None once destroyed), its attributes in the internal 2.1 form
+(see kmsd.kmip.attributes), its state and its owner.  Unique Identifier,
+Object Type and State are not stored as attributes: they are columns, and
+``all_attributes`` adds them when a client asks.
+
+Access: the owner may do everything; anyone else needs a grant of the
+operation.  An object the caller may not see is reported exactly as a
+missing one (Item Not Found), so identifiers cannot be probed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import ttlv
+from kmsd.kmip import attributes as A
+from kmsd.kmip import tags
+from kmsd.kmip.enums import ObjectType, ResultReason, State
+from kmsd.kmip.errors import KmipError, missing, not_found
+from kmsd.store.base import StoredObject
+from ttlv import Item, ItemType
+
+from .context import Context
+
+STATELESS_TYPES = frozenset({ObjectType.OPAQUE_OBJECT})
+
+
+@dataclass(slots=True)
+class ManagedObject:
+    uid: str
+    object_type: ObjectType
+    state: State
+    owner: str
+    obj: Item | None
+    attrs: tuple[Item, ...]
+    sequence: int = 0
+
+    # -- attributes -----------------------------------------------------------
+    def get(self, tag: int) -> object:
+        return A.value_of(self.attrs, tag)
+
+    def set_attr(self, tag: int, item: Item | None) -> None:
+        self.attrs = A.replace_all(self.attrs, tag, item)
+
+    def set_date(self, tag: int, when: datetime) -> None:
+        self.set_attr(tag, Item(tag, ItemType.DATE_TIME, when))
+
+    def all_attributes(self) -> tuple[Item, ...]:
+        """Stored attributes plus the ones derived from columns."""
+        derived = [
+            Item(tags.UniqueIdentifier, ItemType.TEXT_STRING, self.uid),
+            Item(tags.ObjectType, ItemType.ENUMERATION, int(self.object_type)),
+        ]
+        if self.object_type not in STATELESS_TYPES:
+            derived.append(Item(tags.State, ItemType.ENUMERATION, int(self.state)))
+        return (*derived, *self.attrs)
+
+    # -- persistence ---------------------------------------------------------------
+    def to_stored(self) -> StoredObject:
+        names = tuple(v for a in self.attrs if a.tag == tags.Name and isinstance(v := a.get(tags.NameValue), str))
+        groups = tuple(a.value for a in self.attrs if a.tag == tags.ObjectGroup and isinstance(a.value, str))
+        alg = self.get(tags.CryptographicAlgorithm)
+        length = self.get(tags.CryptographicLength)
+        return StoredObject(
+            uid=self.uid,
+            object_type=int(self.object_type),
+            state=int(self.state),
+            owner=self.owner,
+            payload=ttlv.encode(self.obj) if self.obj is not None else b"",
+            attributes=ttlv.encode(Item(tags.Attributes, ItemType.STRUCTURE, self.attrs)),
+            names=names,
+            object_groups=groups,
+            cryptographic_algorithm=alg if isinstance(alg, int) else None,
+            cryptographic_length=length if isinstance(length, int) else None,
+            sequence=self.sequence,
+        )
+
+    @classmethod
+    def from_stored(cls, stored: StoredObject) -> ManagedObject:
+        obj = ttlv.decode(stored.payload) if stored.payload else None
+        attrs = ttlv.decode(stored.attributes).children if stored.attributes else ()
+        return cls(
+            uid=stored.uid,
+            object_type=ObjectType(stored.object_type),
+            state=State(stored.state) if stored.state else State.PRE_ACTIVE,
+            owner=stored.owner,
+            obj=obj,
+            attrs=attrs,
+            sequence=stored.sequence,
+        )
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def request_uid(ctx: Context, payload: Item) -> str:
+    """The payload's Unique Identifier, or the ID Placeholder when omitted."""
+    uid = payload.get(tags.UniqueIdentifier)
+    if isinstance(uid, str):
+        return uid
+    if uid is not None:
+        # 2.x allows a Unique Identifier enumeration; ID Placeholder is the one we resolve.
+        if uid == 1 and ctx.id_placeholder:  # UniqueIdentifierEnum.ID_PLACEHOLDER
+            return ctx.id_placeholder
+        raise KmipError(ResultReason.INVALID_FIELD, "unsupported Unique Identifier value")
+    if ctx.id_placeholder is None:
+        raise missing("Unique Identifier")
+    return ctx.id_placeholder
+
+
+def can(ctx: Context, stored: StoredObject, operation: str) -> bool:
+    if stored.owner == ctx.user:
+        return True
+    return operation in ctx.tx.permissions(stored.uid, ctx.user)
+
+
+def load(ctx: Context, uid: str, operation: str, *, for_update: bool = False) -> ManagedObject:
+    stored = ctx.tx.get(uid, for_update=for_update)
+    if stored is None or not can(ctx, stored, operation):
+        raise not_found(uid)
+    mo = ManagedObject.from_stored(stored)
+    apply_time_transitions(mo, ctx.now)
+    return mo
+
+
+def insert(ctx: Context, mo: ManagedObject) -> None:
+    stored = mo.to_stored()
+    ctx.tx.insert(stored)
+    mo.sequence = stored.sequence
+
+
+def save(ctx: Context, mo: ManagedObject, *, touch: bool = True) -> None:
+    if touch:
+        mo.set_date(tags.LastChangeDate, ctx.now)
+    ctx.tx.update(mo.to_stored())
+
+
+def apply_time_transitions(mo: ManagedObject, now: datetime) -> None:
+    """Date-driven transitions (spec: the state changes when the date is reached)."""
+    if mo.object_type in STATELESS_TYPES:
+        return
+    activation = mo.get(tags.ActivationDate)
+    deactivation = mo.get(tags.DeactivationDate)
+    if mo.state == State.PRE_ACTIVE and isinstance(activation, datetime) and activation <= now:
+        mo.state = State.ACTIVE
+    if mo.state in (State.PRE_ACTIVE, State.ACTIVE) and isinstance(deactivation, datetime) and deactivation <= now:
+        mo.state = State.DEACTIVATED
+
+
+def copy(mo: ManagedObject) -> ManagedObject:
+    return replace(mo)

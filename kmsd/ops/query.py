@@ -1,0 +1,56 @@
+"""Query: what this server supports: operations, objects, server information.
+
+Only what really works is listed.  Profiles are claimed only once the
+conformance harness proves them (none yet).
+"""
+
+from __future__ import annotations
+
+from kmsd.kmip import tags
+from kmsd.kmip.enums import ObjectType, Operation, QueryFunction
+from ttlv import Item, ItemType
+
+from .context import Context
+from .registry import HANDLERS, handler
+
+SUPPORTED_OBJECTS = (ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA, ObjectType.OPAQUE_OBJECT)
+
+
+@handler(Operation.QUERY)
+def query(ctx: Context, payload: Item) -> Item:
+    functions = {f.value for f in payload.find_all(tags.QueryFunction) if isinstance(f.value, int)}
+    out: list[Item] = []
+    if QueryFunction.QUERY_OPERATIONS in functions:
+        for op, registered in sorted(HANDLERS.items()):
+            if registered.since <= ctx.version:
+                out.append(Item(tags.Operation, ItemType.ENUMERATION, op))
+    if QueryFunction.QUERY_OBJECTS in functions:
+        out.extend(Item(tags.ObjectType, ItemType.ENUMERATION, int(t)) for t in SUPPORTED_OBJECTS)
+    if QueryFunction.QUERY_SERVER_INFORMATION in functions:
+        out.append(Item(tags.VendorIdentification, ItemType.TEXT_STRING, ctx.info.vendor))
+        out.append(
+            Item(
+                tags.ServerInformation,
+                ItemType.STRUCTURE,
+                (
+                    Item(tags.ServerName, ItemType.TEXT_STRING, ctx.info.product),
+                    Item(tags.ServerVersion, ItemType.TEXT_STRING, ctx.info.version),
+                    Item(tags.ServerSerialNumber, ItemType.TEXT_STRING, f"policy: {ctx.policy.mode}"),
+                ),
+            )
+        )
+    if QueryFunction.QUERY_CAPABILITIES in functions:
+        out.append(
+            Item(
+                tags.CapabilityInformation,
+                ItemType.STRUCTURE,
+                (
+                    Item(tags.StreamingCapability, ItemType.BOOLEAN, False),
+                    Item(tags.AsynchronousCapability, ItemType.BOOLEAN, False),
+                    Item(tags.AttestationCapability, ItemType.BOOLEAN, False),
+                    Item(tags.BatchUndoCapability, ItemType.BOOLEAN, True),
+                    Item(tags.BatchContinueCapability, ItemType.BOOLEAN, True),
+                ),
+            )
+        )
+    return Item(tags.ResponsePayload, ItemType.STRUCTURE, tuple(out))

@@ -1,0 +1,550 @@
+"""The embedded SQLite store.
+
+Theory of operation
+-------------------
+One database file in WAL mode: readers never block the writer nor each other,
+and there is at most one writer at a time.
+
+* Connections come from a small pool.  A transaction checks one connection
+  out for its whole life and gives it back at the end, so a connection is only
+  ever used by one thread at a time; that is what makes
+  ``check_same_thread=False`` safe (trio reuses worker threads, so a
+  thread-local connection would also outlive or miss its thread).
+* Write transactions start with ``BEGIN IMMEDIATE``: the write lock is taken
+  up front, so a transaction never fails half-way when it tries to upgrade a
+  read lock (SQLite refuses that upgrade without waiting if another writer
+  committed meanwhile).  Inside one process, writers first queue on a
+  ``threading.Lock``: SQLite's busy handler polls with sleeps of up to 100 ms,
+  while the lock hands over at once.  The busy timeout then only matters
+  between processes sharing the file.  Either wait, past ``busy_timeout_ms``,
+  raises ConflictError.
+* ``transaction(readonly=True)`` starts a deferred transaction (a WAL
+  snapshot) and skips the writer queue: Get and Locate run while a durable
+  commit waits for its fsync.  Its write methods raise StoreError before
+  reaching SQL (cheaper than toggling ``PRAGMA query_only`` per transaction).
+* Durability: ``durable=True`` sets ``synchronous=FULL``, so in WAL mode every
+  commit is fsynced before ``transaction()`` returns and the caller may
+  answer success.  ``durable=False`` uses ``NORMAL``: still consistent after a
+  crash, but the last commits may be lost on power failure.
+* Every sqlite3 error is translated into StoreError (ConflictError for a
+  lock timeout or a uniqueness conflict).  Messages name the operation and
+  the object identifier but never include payload or attribute bytes.
+* Locate first selects the matching ``sequence`` numbers with one indexed
+  query, then fetches the rows in batches by rowid, so memory stays bounded
+  and the caller may write inside the transaction while it iterates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from .base import ConflictError, Grant, LocateFilter, Store, StoredObject, StoreError, Transaction
+from .migrations import upgrade_sqlite
+
+# Rows fetched per query while iterating Locate results: large enough to
+# amortise the query, small enough that payloads don't pile up in memory.
+_LOCATE_BATCH = 256
+
+_COLUMNS = (
+    "sequence, id, object_type, state, owner, payload, attributes, names, object_groups, "
+    "cryptographic_algorithm, cryptographic_length"
+)
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+# Primary result codes (the low byte of extended codes) meaning "someone
+# else holds a lock": the caller may retry the whole transaction.
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def _translate(op: str, exc: sqlite3.Error) -> StoreError:
+    code = getattr(exc, "sqlite_errorcode", None)
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    if code is not None and (code & 0xFF) in _BUSY_CODES:
+        return ConflictError(f"sqlite {op}: database is locked by another transaction ({name})")
+    # sqlite3's own messages carry no bound values, only SQL and schema names.
+    return StoreError(f"sqlite {op} failed: {name}: {exc}")
+
+
+@contextmanager
+def _errors(op: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _translate(op, exc) from exc
+
+
+def _row_to_object(row: Sequence[object]) -> StoredObject:
+    seq, uid, otype, state, owner, payload, attrs, names, groups, alg, length = row
+    assert isinstance(seq, int) and isinstance(uid, str) and isinstance(owner, str)
+    assert isinstance(otype, int) and isinstance(state, int)
+    assert isinstance(payload, bytes) and isinstance(attrs, bytes)
+    assert isinstance(names, str) and isinstance(groups, str)
+    assert alg is None or isinstance(alg, int)
+    assert length is None or isinstance(length, int)
+    return StoredObject(
+        uid=uid,
+        object_type=otype,
+        state=state,
+        owner=owner,
+        payload=payload,
+        attributes=attrs,
+        names=tuple(json.loads(names)),
+        object_groups=tuple(json.loads(groups)),
+        cryptographic_algorithm=alg,
+        cryptographic_length=length,
+        sequence=seq,
+    )
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def locate_query(flt: LocateFilter) -> tuple[str, list[object]] | None:
+    """The SQL selecting matching ``sequence`` numbers, or None if none can match.
+
+    Every filter can be served by an index (see the migrations); name and
+    group filters are ``id IN (subquery)`` so the planner can drive the search
+    from the side tables' indexes.
+    """
+    where: list[str] = []
+    params: list[object] = []
+    if flt.object_types is not None:
+        if not flt.object_types:
+            return None
+        where.append(f"o.object_type IN ({_placeholders(len(flt.object_types))})")
+        params.extend(flt.object_types)
+    if flt.states is not None:
+        if not flt.states:
+            return None
+        where.append(f"o.state IN ({_placeholders(len(flt.states))})")
+        params.extend(flt.states)
+    if flt.name is not None:
+        where.append("o.id IN (SELECT n.id FROM object_names n WHERE n.name = ?)")
+        params.append(flt.name)
+    if flt.object_group is not None:
+        where.append("o.id IN (SELECT g.id FROM object_groups g WHERE g.grp = ?)")
+        params.append(flt.object_group)
+    if flt.cryptographic_algorithm is not None:
+        where.append("o.cryptographic_algorithm = ?")
+        params.append(flt.cryptographic_algorithm)
+    if flt.cryptographic_length is not None:
+        where.append("o.cryptographic_length = ?")
+        params.append(flt.cryptographic_length)
+    if flt.visible_to is not None:
+        if flt.visible_with:
+            # "owner = ? OR id IN (...)" rather than a correlated EXISTS: with
+            # no other filter SQLite then serves both sides from indexes
+            # (owner; read_access.userid) instead of scanning every object.
+            where.append(
+                "(o.owner = ? OR o.id IN (SELECT ra.id FROM read_access ra, json_each(ra.permissions) p"
+                " WHERE ra.userid IN (?, '*')"
+                f" AND p.value IN ({_placeholders(len(flt.visible_with))})))"
+            )
+            params.extend((flt.visible_to, flt.visible_to, *flt.visible_with))
+        else:
+            where.append("o.owner = ?")
+            params.append(flt.visible_to)
+    sql = "SELECT o.sequence FROM objects o"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY o.sequence", params
+
+
+class _SqliteTransaction(Transaction):
+    def __init__(self, conn: sqlite3.Connection, readonly: bool) -> None:
+        self._conn = conn
+        self._readonly = readonly
+        self._open = True
+        self._savepoints: set[str] = set()
+
+    def _live(self) -> sqlite3.Connection:
+        if not self._open:
+            raise StoreError("the transaction has ended")
+        return self._conn
+
+    def _writable(self, op: str) -> sqlite3.Connection:
+        conn = self._live()
+        if self._readonly:
+            raise StoreError(f"{op} in a read-only transaction")
+        return conn
+
+    def get(self, uid: str, *, for_update: bool = False) -> StoredObject | None:
+        # for_update needs nothing more here: a write transaction already
+        # holds SQLite's single write lock (BEGIN IMMEDIATE).
+        conn = self._writable("get(for_update=True)") if for_update else self._live()
+        with _errors("get"):
+            row = conn.execute(f"SELECT {_COLUMNS} FROM objects WHERE id = ?", (uid,)).fetchone()
+        return None if row is None else _row_to_object(row)
+
+    def insert(self, obj: StoredObject) -> None:
+        conn = self._writable("insert")
+        try:
+            cur = conn.execute(
+                "INSERT INTO objects (id, object_type, state, owner, payload, attributes, names, object_groups,"
+                " cryptographic_algorithm, cryptographic_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    obj.uid,
+                    obj.object_type,
+                    obj.state,
+                    obj.owner,
+                    obj.payload,
+                    obj.attributes,
+                    json.dumps(list(obj.names)),
+                    json.dumps(list(obj.object_groups)),
+                    obj.cryptographic_algorithm,
+                    obj.cryptographic_length,
+                ),
+            )
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_UNIQUE":
+                raise ConflictError(f"insert: an object with identifier {obj.uid!r} already exists") from exc
+            raise _translate("insert", exc) from exc
+        with _errors("insert"):
+            self._write_index(conn, obj.uid, obj.names, obj.object_groups)
+        assert cur.lastrowid is not None
+        obj.sequence = cur.lastrowid
+
+    @staticmethod
+    def _write_index(conn: sqlite3.Connection, uid: str, names: Sequence[str], groups: Sequence[str]) -> None:
+        # OR IGNORE: a repeated name is one index row; the tuple itself, with
+        # its order and repeats, is kept in the objects row.
+        if names:
+            conn.executemany("INSERT OR IGNORE INTO object_names (id, name) VALUES (?, ?)", [(uid, n) for n in names])
+        if groups:
+            conn.executemany("INSERT OR IGNORE INTO object_groups (id, grp) VALUES (?, ?)", [(uid, g) for g in groups])
+
+    def update(self, obj: StoredObject) -> None:
+        conn = self._writable("update")
+        names = json.dumps(list(obj.names))
+        groups = json.dumps(list(obj.object_groups))
+        with _errors("update"):
+            old = conn.execute("SELECT names, object_groups FROM objects WHERE id = ?", (obj.uid,)).fetchone()
+            if old is None:
+                raise ConflictError(f"update: no object with identifier {obj.uid!r} (deleted meanwhile?)")
+            conn.execute(
+                "UPDATE objects SET state = ?, payload = ?, attributes = ?, names = ?, object_groups = ?,"
+                f" cryptographic_algorithm = ?, cryptographic_length = ?, updated_at = {_NOW} WHERE id = ?",
+                (
+                    obj.state,
+                    obj.payload,
+                    obj.attributes,
+                    names,
+                    groups,
+                    obj.cryptographic_algorithm,
+                    obj.cryptographic_length,
+                    obj.uid,
+                ),
+            )
+            # Most updates are state changes: leave the index rows alone then.
+            if old[0] != names:
+                conn.execute("DELETE FROM object_names WHERE id = ?", (obj.uid,))
+            if old[1] != groups:
+                conn.execute("DELETE FROM object_groups WHERE id = ?", (obj.uid,))
+            self._write_index(
+                conn,
+                obj.uid,
+                obj.names if old[0] != names else (),
+                obj.object_groups if old[1] != groups else (),
+            )
+
+    def delete(self, uid: str) -> None:
+        conn = self._writable("delete")
+        with _errors("delete"):
+            # Index rows and grants go by ON DELETE CASCADE.
+            conn.execute("DELETE FROM objects WHERE id = ?", (uid,))
+
+    def locate(self, flt: LocateFilter) -> Iterator[StoredObject]:
+        conn = self._live()
+        query = locate_query(flt)
+        if query is None:
+            return iter(())
+        sql, params = query
+        with _errors("locate"):
+            sequences = [row[0] for row in conn.execute(sql, params)]
+        return self._fetch(sequences)
+
+    def _fetch(self, sequences: list[int]) -> Iterator[StoredObject]:
+        for start in range(0, len(sequences), _LOCATE_BATCH):
+            chunk = sequences[start : start + _LOCATE_BATCH]
+            conn = self._live()
+            with _errors("locate"):
+                # One statement text whatever the batch size (statement cache).
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM objects WHERE sequence IN (SELECT value FROM json_each(?))"
+                    " ORDER BY sequence",
+                    (json.dumps(chunk),),
+                ).fetchall()
+            for row in rows:
+                yield _row_to_object(row)
+
+    def _read_grant(self, conn: sqlite3.Connection, uid: str, user: str) -> set[str] | None:
+        row = conn.execute("SELECT permissions FROM read_access WHERE id = ? AND userid = ?", (uid, user)).fetchone()
+        return None if row is None else set(json.loads(row[0]))
+
+    def grant(self, uid: str, user: str, operations: frozenset[str]) -> None:
+        conn = self._writable("grant")
+        if not operations:
+            return
+        try:
+            ops = (self._read_grant(conn, uid, user) or set()) | operations
+            conn.execute(
+                "INSERT INTO read_access (id, userid, permissions) VALUES (?, ?, ?)"
+                " ON CONFLICT (id, userid) DO UPDATE SET permissions = excluded.permissions",
+                (uid, user, json.dumps(sorted(ops))),
+            )
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_FOREIGNKEY":
+                raise ConflictError(f"grant: no object with identifier {uid!r}") from exc
+            raise _translate("grant", exc) from exc
+
+    def revoke(self, uid: str, user: str, operations: frozenset[str]) -> None:
+        conn = self._writable("revoke")
+        with _errors("revoke"):
+            current = self._read_grant(conn, uid, user)
+            if current is None or not (current & operations):
+                return
+            remaining = current - operations
+            if remaining:
+                conn.execute(
+                    "UPDATE read_access SET permissions = ? WHERE id = ? AND userid = ?",
+                    (json.dumps(sorted(remaining)), uid, user),
+                )
+            else:
+                conn.execute("DELETE FROM read_access WHERE id = ? AND userid = ?", (uid, user))
+
+    def permissions(self, uid: str, user: str) -> frozenset[str]:
+        conn = self._live()
+        with _errors("permissions"):
+            rows = conn.execute(
+                "SELECT permissions FROM read_access WHERE id = ? AND userid IN (?, '*')", (uid, user)
+            ).fetchall()
+        ops: set[str] = set()
+        for (perms,) in rows:
+            ops.update(json.loads(perms))
+        return frozenset(ops)
+
+    def grants(self, uid: str) -> list[Grant]:
+        conn = self._live()
+        with _errors("grants"):
+            rows = conn.execute(
+                "SELECT userid, permissions FROM read_access WHERE id = ? ORDER BY userid", (uid,)
+            ).fetchall()
+        return [Grant(uid, user, frozenset(json.loads(perms))) for user, perms in rows]
+
+    def savepoint(self) -> str:
+        conn = self._live()
+        name = f"kmsd_sp{len(self._savepoints) + 1}"
+        with _errors("savepoint"):
+            conn.execute(f"SAVEPOINT {name}")
+        self._savepoints.add(name)
+        return name
+
+    def rollback_to(self, name: str) -> None:
+        conn = self._live()
+        # Only names we issued: they are interpolated into the SQL.
+        if name not in self._savepoints:
+            raise StoreError(f"rollback_to: unknown savepoint {name!r}")
+        with _errors("rollback_to"):
+            conn.execute(f"ROLLBACK TO {name}")
+
+
+class SqliteStore(Store):
+    """A store in one SQLite file; safe to share between threads.
+
+    ``busy_timeout_ms`` bounds how long a transaction waits for the write
+    lock (in-process queue, then SQLite's busy handler) before ConflictError.
+    ``durable`` chooses ``synchronous=FULL`` (the default) or ``NORMAL``.
+    ``max_idle_connections`` caps the pool kept between transactions; more
+    connections are opened when more threads are busy at once.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        durable: bool = True,
+        max_idle_connections: int = 32,
+    ) -> None:
+        self._path = os.fspath(path)
+        if self._path in ("", ":memory:") or self._path.startswith("file:"):
+            # Each pooled connection would get its own private database.
+            raise StoreError("SqliteStore needs a file path (in-memory and URI databases are not supported)")
+        self._busy_timeout_ms = busy_timeout_ms
+        self._durable = durable
+        self._max_idle = max_idle_connections
+        self._pool_lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+        self._writer = threading.Lock()
+        self._local = threading.local()
+        _create_private_file(self._path)
+        conn = self._connect()
+        try:
+            with _errors("open"):
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"sqlite open: cannot enable WAL journal mode (got {mode!r})")
+                self._version = upgrade_sqlite(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._idle.append(conn)
+
+    # -- connections -------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        with _errors("open"):
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,  # safe: the pool lends a connection to one thread at a time
+                cached_statements=256,
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _release(self, conn: sqlite3.Connection, healthy: bool) -> None:
+        with self._pool_lock:
+            if healthy and not self._closed and len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        _close_quietly(conn)
+
+    # -- transactions ------------------------------------------------------
+
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+        return self._transaction(readonly)
+
+    @contextmanager
+    def _transaction(self, readonly: bool) -> Iterator[Transaction]:
+        if getattr(self._local, "active", False):
+            # The outer transaction would hold the write lock we wait for.
+            raise StoreError("nested transactions in one thread are not supported")
+        if not readonly and not self._writer.acquire(timeout=self._busy_timeout_ms / 1000):
+            raise ConflictError("sqlite begin: timed out waiting for the write lock")
+        try:
+            conn = self._acquire()
+            healthy = True
+            self._local.active = True
+            try:
+                try:
+                    with _errors("begin"):
+                        conn.execute("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
+                except BaseException:
+                    healthy = self._rollback(conn)
+                    raise
+                txn = _SqliteTransaction(conn, readonly)
+                try:
+                    yield txn
+                except BaseException:
+                    txn._open = False
+                    healthy = self._rollback(conn)
+                    raise
+                txn._open = False
+                try:
+                    with _errors("commit"):
+                        conn.execute("COMMIT")
+                except BaseException:
+                    healthy = self._rollback(conn)
+                    raise
+            finally:
+                self._local.active = False
+                self._release(conn, healthy)
+        finally:
+            if not readonly:
+                self._writer.release()
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> bool:
+        """Roll back what is still open; False if the connection is unusable.
+
+        SQLite rolls back by itself after some errors (I/O, full disk), hence
+        the check.  A failed rollback is not raised over the original error:
+        the caller discards the connection instead, and closing it rolls back.
+        """
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+
+    # -- the rest of Store -------------------------------------------------
+
+    def check(self) -> None:
+        with self._transaction(readonly=True) as txn:
+            assert isinstance(txn, _SqliteTransaction)
+            with _errors("check"):
+                row = txn._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if row[0] != self._version:
+                raise StoreError(f"sqlite check: schema version changed to {row[0]} under us (was {self._version})")
+
+    def close(self) -> None:
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        # Connections lent out are closed when their transaction ends.
+        for conn in idle:
+            _close_quietly(conn)
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def pragmas(self) -> dict[str, object]:
+        """The effective settings of a pooled connection (for logs and tests)."""
+        with self._transaction(readonly=True) as txn:
+            assert isinstance(txn, _SqliteTransaction)
+            with _errors("pragmas"):
+                return {
+                    name: txn._conn.execute(f"PRAGMA {name}").fetchone()[0]
+                    for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+                }
+
+
+def _create_private_file(path: str) -> None:
+    """Create the database file readable by its owner only: it holds keys.
+
+    SQLite gives the -wal and -shm files the same mode as the database.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"sqlite open: cannot create the database file {path!r}: {exc.strerror}") from exc
+    os.close(fd)
+
+
+def _close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
