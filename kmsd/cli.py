@@ -14,9 +14,15 @@ def main() -> None:
 
 
 def _register() -> None:
+    from kmsd.server.serve import serve_command
     from kmsd.tools.ttlv_cli import ttlv_group
 
+    main.add_command(serve_command)
     main.add_command(ttlv_group)
 
 
 _register()
+
+
+if __name__ == "__main__":
+    main()

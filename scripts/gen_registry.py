@@ -105,7 +105,7 @@ def parse_tables(
             if not m:
                 continue
             name = re.sub(r"\s+", " ", m["name"]).strip()
-            if name.startswith("(") or name.lower().startswith("extension"):
+            if name.startswith("(") or name.lower() in ("extension", "extensions"):
                 continue
             rows[name] = (int(m["value"], 16), bool(m["note"] and "deprecated" in m["note"]))
         for (v, key, row_name), right in MISTITLED.items():

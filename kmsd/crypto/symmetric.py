@@ -21,8 +21,8 @@ def digest_attribute(material: bytes, key_format: KeyFormatType = KeyFormatType.
         tags.Digest,
         ItemType.STRUCTURE,
         (
-            Item(tags.HashingAlgorithm, ItemType.ENUMERATION, HashingAlgorithm.SHA_256),
+            Item(tags.HashingAlgorithm, ItemType.ENUMERATION, int(HashingAlgorithm.SHA_256)),
             Item(tags.DigestValue, ItemType.BYTE_STRING, hashlib.sha256(material).digest()),
-            Item(tags.KeyFormatType, ItemType.ENUMERATION, key_format),
+            Item(tags.KeyFormatType, ItemType.ENUMERATION, int(key_format)),
         ),
     )

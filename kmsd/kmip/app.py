@@ -20,7 +20,9 @@ def build_processor(config: Any, store: Store) -> MessageProcessor:
     settings = ExecutorSettings(
         policy=Policy(non_fips=bool(getattr(config, "non_fips", False))),
         info=ServerInfo(version=__version__),
-        default_user=getattr(config, "default_username", None) if getattr(config, "insecure", False) else None,
+        # Every KMIP caller is identified by its client certificate for now; the
+        # default user applies only once an unauthenticated mode exists.
+        default_user=None,
         limits=ttlv.Limits(max_size=max_size),
     )
     return Executor(store, settings)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .base import Store, StoreError
 
-SQLITE_FILE_NAME = "kmsd.sqlite"
+SQLITE_FILE_NAME = "kms.db"
 
 _NOT_BUILT = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
