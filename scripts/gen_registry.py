@@ -105,6 +105,8 @@ def parse_tables(
             if not m:
                 continue
             name = re.sub(r"\s+", " ", m["name"]).strip()
+            # The text rendering flattened a superscript: "GF (2 16 )" is GF(2^16).
+            name = re.sub(r"GF ?\(2 (\d+) \)", r"GF(2^\1)", name)
             if name.startswith("(") or name.lower() in ("extension", "extensions"):
                 continue
             rows[name] = (int(m["value"], 16), bool(m["note"] and "deprecated" in m["note"]))

@@ -2,9 +2,11 @@
 
 No networking and no KMIP semantics beyond names: bytes or text in, item
 trees out, and back.  See :mod:`ttlv.item` for the model and
-:mod:`ttlv.registry` for the tag/enumeration/mask tables of KMIP 1.0-2.1.
+:mod:`ttlv.registry` for the tag/enumeration/mask tables of KMIP 1.0-2.1;
+:mod:`ttlv.xml` and :mod:`ttlv.json` are the text encodings.
 """
 
+from . import json, xml
 from .binary import DEFAULT_LIMITS, Limits, decode, decode_prefix, encode
 from .errors import DecodeError, EncodeError, LimitExceeded, PlaceholderError, TTLVError, UnknownName
 from .framer import Framer
@@ -32,5 +34,7 @@ __all__ = [
     "decode",
     "decode_prefix",
     "encode",
+    "json",
     "structure",
+    "xml",
 ]
