@@ -395,3 +395,56 @@ def test_locate_storage_status(executor: Executor) -> None:
         ),
     )
     assert [i.value for i in r.payload().find_all(tag("Unique Identifier"))] == [uid]
+
+
+@pytest.mark.parametrize("version", [(1, 0), (1, 4), (2, 1)])
+def test_custom_attributes_stored_and_returned(executor: Executor, version: tuple[int, int]) -> None:
+    uid = create_aes(executor, version)
+    value = text("Attribute Value", "blue")
+    if version >= V2:
+        custom = s("Attribute", text("Vendor Identification", "x"), text("Attribute Name", "colour"), value)
+        add = [text("Unique Identifier", uid), s("New Attribute", custom)]
+    else:
+        add = [text("Unique Identifier", uid), attribute_v1("x-colour", value)]
+    r = call(executor, request(version, (Operation.ADD_ATTRIBUTE, add)))
+    assert r.status() == ResultStatus.SUCCESS, r.message()
+    r = call(executor, request(version, (Operation.GET_ATTRIBUTES, [text("Unique Identifier", uid)])))
+    payload = r.payload()
+    if version >= V2:
+        attrs = payload.find(tag("Attributes"))
+        assert attrs is not None
+        customs = attrs.find_all(tag("Attribute"))
+        assert [(c.get(tag("Vendor Identification")), c.get(tag("Attribute Name"))) for c in customs] == [
+            ("x", "colour")
+        ]
+        assert customs[0].get(tag("Attribute Value")) == "blue"
+    else:
+        found = [a for a in payload.find_all(tag("Attribute")) if a.get(tag("Attribute Name")) == "x-colour"]
+        assert [a.get(tag("Attribute Value")) for a in found] == ["blue"]
+    # A server attribute (y-) cannot be set by a client.
+    server_attr = attribute_v1("y-owner-note", text("Attribute Value", "x"))
+    if version < V2:
+        r = call(executor, request(version, (Operation.ADD_ATTRIBUTE, [text("Unique Identifier", uid), server_attr])))
+        assert r.status() == ResultStatus.OPERATION_FAILED
+
+
+@pytest.mark.parametrize("version", [(1, 0), (1, 2)])
+def test_deprecated_operation_policy_name_and_template_names_accepted(
+    executor: Executor, version: tuple[int, int]
+) -> None:
+    template = s(
+        "Template-Attribute",
+        s("Name", text("Name Value", "some-registered-template"), enum("Name Type", 1)),
+        attribute_v1("Cryptographic Algorithm", enum("Cryptographic Algorithm", CryptographicAlgorithm.AES)),
+        attribute_v1("Cryptographic Length", integer("Cryptographic Length", 128)),
+        attribute_v1("Operation Policy Name", text("Operation Policy Name", "default")),
+    )
+    r = call(executor, request(version, (Operation.CREATE, [enum("Object Type", ObjectType.SYMMETRIC_KEY), template])))
+    assert r.status() == ResultStatus.SUCCESS, r.message()
+    uid = r.get("Unique Identifier")
+    r = call(executor, request(version, (Operation.GET_ATTRIBUTES, [text("Unique Identifier", uid)])))
+    assert _attribute_values(r, version, "Operation Policy Name") == ["default"]
+    # A 2.x client never sees the attribute its version removed.
+    r = call(executor, request((2, 0), (Operation.GET_ATTRIBUTES, [text("Unique Identifier", uid)])))
+    assert r.status() == ResultStatus.SUCCESS
+    assert all(i.tag != tag("Operation Policy Name") for i in r.item.walk())

@@ -59,21 +59,49 @@ DEFAULT_LIMITS = Limits()
 # ---------------------------------------------------------------------------
 # decoding
 # ---------------------------------------------------------------------------
+# Speed notes (scripts/bench_codec): the header is read as two big-endian
+# words in one unpack (tag << 8 | type, length); items are built with
+# tuple.__new__, skipping NamedTuple's Python-level __new__; input is made
+# ``bytes`` once so slices, UTF-8 decoding and padding checks are C calls.
+_WORDS = struct.Struct(">II")
+_I32_PAD = struct.Struct(">iI")
+_U32_PAD = struct.Struct(">II")
+_new = tuple.__new__
+_TYPE_BY_BYTE: tuple[ItemType | None, ...] = tuple(_TYPES.get(b) for b in range(256))
+_FIXED_BY_BYTE: tuple[int | None, ...] = tuple(
+    _FIXED_LENGTH.get(t) if t is not None else None for t in _TYPE_BY_BYTE
+)
+_ZEROS = bytes(8)
+
+
 def decode(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Item:
     """Decode exactly one item that fills ``data``."""
     if len(data) > limits.max_size:
         raise LimitExceeded(f"message of {len(data)} bytes exceeds the limit of {limits.max_size}", offset=0)
-    view = memoryview(data)
-    item, end = _decode_item(view, 0, len(view), 0, limits.max_depth)
-    if end != len(view):
-        raise DecodeError(f"{len(view) - end} trailing bytes after the item", offset=end, expected="end of message")
+    raw = data if type(data) is bytes else bytes(data)
+    item, end = _decode_guarded(raw, len(raw), limits.max_depth)
+    if end != len(raw):
+        raise DecodeError(f"{len(raw) - end} trailing bytes after the item", offset=end, expected="end of message")
     return item
 
 
 def decode_prefix(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> tuple[Item, int]:
     """Decode the first item of ``data``; return it and the offset after it."""
-    view = memoryview(data)
-    return _decode_item(view, 0, min(len(view), limits.max_size), 0, limits.max_depth)
+    # Only the first max_size bytes can belong to the item: copy no more.
+    raw = bytes(memoryview(data)[: limits.max_size]) if type(data) is not bytes else data
+    return _decode_guarded(raw, min(len(raw), limits.max_size), limits.max_depth)
+
+
+def _decode_guarded(data: bytes, end: int, max_depth: int) -> tuple[Item, int]:
+    # The decoder recurses once per Structure level.  The default depth limit
+    # is far below Python's stack, but a caller may configure one that is not:
+    # running out of stack is then just another nesting-limit failure.
+    try:
+        return _decode_item(data, 0, end, 0, max_depth)
+    except RecursionError:
+        raise LimitExceeded(
+            f"structures nested too deep for the decoder's stack (limit set to {max_depth})", offset=0
+        ) from None
 
 
 def read_header(data: bytes | bytearray | memoryview, offset: int = 0) -> tuple[int, int, int]:
@@ -84,20 +112,22 @@ def read_header(data: bytes | bytearray | memoryview, offset: int = 0) -> tuple[
     return int.from_bytes(raw_tag, "big"), type_byte, length
 
 
-def _decode_item(view: memoryview, offset: int, end: int, depth: int, max_depth: int) -> tuple[Item, int]:
+def _decode_item(data: bytes, offset: int, end: int, depth: int, max_depth: int) -> tuple[Item, int]:
     if end - offset < 8:
         raise DecodeError("truncated item header", offset=offset, expected="8 header bytes")
-    raw_tag, type_byte, length = HEADER.unpack_from(view, offset)
-    if raw_tag[0] not in TAG_PREFIXES:
+    word, length = _WORDS.unpack_from(data, offset)
+    prefix = word >> 24
+    if prefix != 0x42 and prefix != 0x54:
         raise DecodeError(
-            f"tag 0x{raw_tag.hex()} has prefix 0x{raw_tag[0]:02x}", offset=offset, expected="0x42 or 0x54"
+            f"tag 0x{word >> 8:06x} has prefix 0x{prefix:02x}", offset=offset, expected="0x42 or 0x54"
         )
-    tag = int.from_bytes(raw_tag, "big")
-    item_type = _TYPES.get(type_byte)
+    tag = word >> 8
+    type_byte = word & 0xFF
+    item_type = _TYPE_BY_BYTE[type_byte]
     if item_type is None:
         raise DecodeError(f"unknown item type 0x{type_byte:02x}", offset=offset + 3, expected="types 0x01-0x0b")
     start = offset + 8
-    fixed = _FIXED_LENGTH.get(item_type)
+    fixed = _FIXED_BY_BYTE[type_byte]
     if fixed is not None and length != fixed:
         raise DecodeError(f"{item_type.camel_name} with length {length}", offset=offset + 4, expected=f"length {fixed}")
     padded = (length + 7) & ~7
@@ -109,46 +139,49 @@ def _decode_item(view: memoryview, offset: int, end: int, depth: int, max_depth:
         )
     stop = start + length
     next_offset = start + padded
-    if padded != length and any(view[stop:next_offset]):
-        raise DecodeError("non-zero padding", offset=stop, expected="zero padding to 8 bytes")
 
     value: object
-    if item_type is ItemType.STRUCTURE:
+    if type_byte == 1:  # Structure
         if depth >= max_depth:
             raise LimitExceeded(f"structure nested deeper than {max_depth}", offset=offset)
-        children = []
+        children: list[Item] = []
+        append = children.append
         pos = start
+        depth += 1
         while pos < stop:
-            child, pos = _decode_item(view, pos, stop, depth + 1, max_depth)
-            children.append(child)
-        value = tuple(children)
-    elif item_type is ItemType.INTEGER:
-        value = _I32.unpack_from(view, start)[0]
-    elif item_type is ItemType.ENUMERATION or item_type is ItemType.INTERVAL:
-        value = _U32.unpack_from(view, start)[0]
-    elif item_type is ItemType.TEXT_STRING:
+            child, pos = _decode_item(data, pos, stop, depth, max_depth)
+            append(child)
+        return _new(Item, (tag, item_type, tuple(children))), next_offset
+    if type_byte == 5 or type_byte == 2 or type_byte == 10:  # Enumeration, Integer, Interval
+        value, pad = (_I32_PAD if type_byte == 2 else _U32_PAD).unpack_from(data, start)
+        if pad:
+            raise DecodeError("non-zero padding", offset=stop, expected="zero padding to 8 bytes")
+        return _new(Item, (tag, item_type, value)), next_offset
+    if padded != length and data[stop:next_offset] != _ZEROS[: padded - length]:
+        raise DecodeError("non-zero padding", offset=stop, expected="zero padding to 8 bytes")
+    if type_byte == 7:  # Text String
         try:
-            value = str(view[start:stop], "utf-8")
+            value = data[start:stop].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DecodeError(f"invalid UTF-8 in text string: {exc.reason}", offset=start + exc.start) from None
-    elif item_type is ItemType.BYTE_STRING:
-        value = bytes(view[start:stop])
-    elif item_type is ItemType.LONG_INTEGER:
-        value = _I64.unpack_from(view, start)[0]
-    elif item_type is ItemType.BOOLEAN:
-        raw = _I64.unpack_from(view, start)[0]
-        if raw not in (0, 1):
+    elif type_byte == 8:  # Byte String
+        value = data[start:stop]
+    elif type_byte == 3:  # Long Integer
+        value = _I64.unpack_from(data, start)[0]
+    elif type_byte == 6:  # Boolean
+        raw = _I64.unpack_from(data, start)[0]
+        if raw != 0 and raw != 1:
             raise DecodeError(f"boolean value {raw}", offset=start, expected="0 or 1")
         value = raw == 1
-    elif item_type is ItemType.DATE_TIME:
-        value = _datetime(_I64.unpack_from(view, start)[0], 1, start)
-    elif item_type is ItemType.DATE_TIME_EXTENDED:
-        value = _datetime(_I64.unpack_from(view, start)[0], 1_000_000, start)
-    else:  # BIG_INTEGER
+    elif type_byte == 9:  # Date-Time
+        value = _datetime(_I64.unpack_from(data, start)[0], 1, start)
+    elif type_byte == 11:  # Date-Time Extended
+        value = _datetime(_I64.unpack_from(data, start)[0], 1_000_000, start)
+    else:  # Big Integer
         if length == 0 or length % 8:
             raise DecodeError(f"big integer of length {length}", offset=offset + 4, expected="a non-zero multiple of 8")
-        value = int.from_bytes(view[start:stop], "big", signed=True)
-    return Item(tag, item_type, value), next_offset  # type: ignore[arg-type]
+        value = int.from_bytes(data[start:stop], "big", signed=True)
+    return _new(Item, (tag, item_type, value)), next_offset
 
 
 def _datetime(count: int, per_second: int, offset: int) -> datetime:
@@ -161,61 +194,65 @@ def _datetime(count: int, per_second: int, offset: int) -> datetime:
 # ---------------------------------------------------------------------------
 # encoding
 # ---------------------------------------------------------------------------
+# Speed notes: one bytearray grows as items are appended; a Structure's
+# header is reserved and patched once its children are in.  Fixed-width items
+# are one struct call each, header, value and padding together.
+_FIXED_ITEM = {
+    ItemType.INTEGER: (struct.Struct(">IIi4x"), 4),
+    ItemType.ENUMERATION: (struct.Struct(">III4x"), 4),
+    ItemType.INTERVAL: (struct.Struct(">III4x"), 4),
+    ItemType.LONG_INTEGER: (struct.Struct(">IIq"), 8),
+}
+_SIXTEEN = struct.Struct(">IIq")
+_PREFIXES = frozenset(TAG_PREFIXES)
+
+
 def encode(item: Item) -> bytes:
     """Encode one item (and everything below it) to TTLV bytes."""
-    out: list[bytes] = []
-    _encode_into(item, out)
-    return b"".join(out)
+    out = bytearray()
+    try:
+        _encode_into(item, out)
+    except RecursionError:
+        raise EncodeError("item tree nested too deep to encode") from None
+    return bytes(out)
 
 
-def _header(tag: int, type_byte: int, length: int) -> bytes:
-    if not 0 <= tag <= 0xFFFFFF or (tag >> 16) not in TAG_PREFIXES:
-        raise EncodeError(f"tag 0x{tag:06x} is not a KMIP (0x42xxxx) or extension (0x54xxxx) tag")
-    return tag.to_bytes(3, "big") + bytes((type_byte,)) + _U32.pack(length)
+def _check_tag(tag: int) -> int:
+    if type(tag) is not int or (tag >> 16) not in _PREFIXES:
+        raise EncodeError(f"tag {tag!r} is not a KMIP (0x42xxxx) or extension (0x54xxxx) tag")
+    return tag << 8
 
 
-def _encode_into(item: Item, out: list[bytes]) -> int:
-    """Append the encoding of ``item`` to ``out``; return its encoded size."""
+def _encode_into(item: Item, out: bytearray) -> None:
+    """Append the encoding of ``item`` to ``out``."""
     tag, item_type, value = item
-    if isinstance(value, Placeholder):
-        raise PlaceholderError(value.name, f"tag 0x{tag:06x}")
+    word = _check_tag(tag)
     if item_type is ItemType.STRUCTURE:
         if type(value) is not tuple:
+            if isinstance(value, Placeholder):
+                raise PlaceholderError(value.name, f"tag 0x{tag:06x}")
             raise EncodeError(f"structure 0x{tag:06x} needs a tuple of items")
         slot = len(out)
-        out.append(b"")
-        length = 0
+        out += _ZEROS
         for child in value:
-            length += _encode_into(child, out)
-        out[slot] = _header(tag, 1, length)
-        return length + 8
+            _encode_into(child, out)
+        _WORDS.pack_into(out, slot, word | 1, len(out) - slot - 8)
+        return
+    if isinstance(value, Placeholder):
+        raise PlaceholderError(value.name, f"tag 0x{tag:06x}")
     try:
-        if item_type is ItemType.INTEGER:
-            body = _I32.pack(_int(value)) + _PAD4
-            out.append(_header(tag, 2, 4) + body)
-            return 16
-        if item_type is ItemType.ENUMERATION or item_type is ItemType.INTERVAL:
-            out.append(_header(tag, item_type.value, 4) + _U32.pack(_int(value)) + _PAD4)
-            return 16
-        if item_type is ItemType.LONG_INTEGER:
-            out.append(_header(tag, 3, 8) + _I64.pack(_int(value)))
-            return 16
+        fixed = _FIXED_ITEM.get(item_type)
+        if fixed is not None:
+            out += fixed[0].pack(word | item_type, fixed[1], _int(value))
+            return
         if item_type is ItemType.BOOLEAN:
             if type(value) is not bool:
                 raise EncodeError(f"boolean 0x{tag:06x} needs a bool, not {type(value).__name__}")
-            out.append(_header(tag, 6, 8) + _I64.pack(1 if value else 0))
-            return 16
+            out += _SIXTEEN.pack(word | 6, 8, 1 if value else 0)
+            return
         if item_type is ItemType.DATE_TIME or item_type is ItemType.DATE_TIME_EXTENDED:
-            if not isinstance(value, datetime):
-                raise EncodeError(f"date-time 0x{tag:06x} needs a datetime, not {type(value).__name__}")
-            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-            delta = aware - EPOCH
-            if item_type is ItemType.DATE_TIME:
-                count = delta.days * 86400 + delta.seconds
-            else:
-                count = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-            out.append(_header(tag, item_type.value, 8) + _I64.pack(count))
-            return 16
+            out += _SIXTEEN.pack(word | item_type, 8, _datetime_count(tag, item_type, value))
+            return
         if item_type is ItemType.TEXT_STRING:
             if type(value) is not str:
                 raise EncodeError(f"text string 0x{tag:06x} needs a str, not {type(value).__name__}")
@@ -230,19 +267,28 @@ def _encode_into(item: Item, out: list[bytes]) -> int:
             raise EncodeError(f"unknown item type {item_type!r}")
     except struct.error as exc:
         raise EncodeError(f"value of tag 0x{tag:06x} out of range for {item_type.camel_name}: {exc}") from None
+    except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 form
+        raise EncodeError(f"text string 0x{tag:06x} is not valid Unicode: {exc.reason}") from None
     length = len(raw)
-    pad = -length & 7
-    out.append(_header(tag, item_type.value, length) + raw + b"\x00" * pad)
-    return 8 + length + pad
+    out += _WORDS.pack(word | item_type, length)
+    out += raw
+    if length & 7:
+        out += _ZEROS[: -length & 7]
+
+
+def _datetime_count(tag: int, item_type: ItemType, value: object) -> int:
+    if not isinstance(value, datetime):
+        raise EncodeError(f"date-time 0x{tag:06x} needs a datetime, not {type(value).__name__}")
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    delta = aware - EPOCH
+    seconds = delta.days * 86400 + delta.seconds
+    return seconds if item_type is ItemType.DATE_TIME else seconds * 1_000_000 + delta.microseconds
 
 
 def _int(value: object) -> int:
-    if type(value) is int:
-        return value
-    # IntEnum/IntFlag members are ints too; bool is not a number here.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int(value)
-    raise EncodeError(f"expected an int, not {type(value).__name__}")
+    if type(value) is not int:
+        raise EncodeError(f"expected an int, not {type(value).__name__}")
+    return value
 
 
 def _big_integer_bytes(value: int) -> bytes:

@@ -12,6 +12,7 @@ Tables over branches: per-operation adapters are looked up by Operation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from ttlv import REGISTRY, Item, ItemType, Version
 
@@ -228,26 +229,44 @@ def lower_response(operation: int, payload: Item, version: Version) -> Item:
 
 def prune(item: Item, version: Version) -> Item:
     """Drop every item (and attribute) whose tag ``version`` does not define,
-    and every enumeration value it does not define, below ``item``."""
+    and every enumeration value it does not define, below ``item``.
+
+    Runs on every response, so the look-ups are cached and an unchanged
+    subtree is returned as it is rather than rebuilt."""
     if item.type is not ItemType.STRUCTURE:
         return item
+    children = item.children
     kept = []
-    for child in item.children:
-        entry = REGISTRY.tags.by_value(child.tag, version)
-        if child.tag >> 16 == 0x42 and (entry is None or not entry.defined_in(version)):
+    changed = False
+    for child in children:
+        if not _tag_defined(child.tag, version) or (
+            child.type is ItemType.ENUMERATION
+            and isinstance(child.value, int)
+            and not _enum_defined(child.tag, child.value, version)
+        ):
+            changed = True
             continue
-        if child.type is ItemType.ENUMERATION and not _enum_defined(child, version):
-            continue
-        kept.append(prune(child, version))
-    return Item(item.tag, item.type, tuple(kept))
+        pruned = prune(child, version) if child.type is ItemType.STRUCTURE else child
+        changed = changed or pruned is not child
+        kept.append(pruned)
+    return Item(item.tag, item.type, tuple(kept)) if changed else item
 
 
-def _enum_defined(item: Item, version: Version) -> bool:
-    table = REGISTRY.enum_table_for_tag(item.tag)
-    if table is None or not isinstance(item.value, int) or item.value & 0x80000000:
+@lru_cache(maxsize=4096)
+def _tag_defined(tag: int, version: Version) -> bool:
+    if tag >> 16 != 0x42:
+        return True  # extension tags are the client's and the server's business
+    entry = REGISTRY.tags.by_value(tag, version)
+    return entry is not None and entry.defined_in(version)
+
+
+@lru_cache(maxsize=8192)
+def _enum_defined(tag: int, value: int, version: Version) -> bool:
+    table = REGISTRY.enum_table_for_tag(tag)
+    if table is None or value & 0x80000000 or table.name == "Tag":
         return True  # extensions and enumerations we cannot judge pass through
-    entry = table.by_value(item.value, version)
-    return entry is None or entry.defined_in(version) or table.name == "Tag"
+    entry = table.by_value(value, version)
+    return entry is None or entry.defined_in(version)
 
 
 def require_structure(item: Item | None, what: str) -> Item:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 import ttlv
 from kmsd.kmip import attributes as A
@@ -82,8 +83,8 @@ class ManagedObject:
 
     @classmethod
     def from_stored(cls, stored: StoredObject) -> ManagedObject:
-        obj = ttlv.decode(stored.payload) if stored.payload else None
-        attrs = ttlv.decode(stored.attributes).children if stored.attributes else ()
+        obj = _decode_blob(stored.payload) if stored.payload else None
+        attrs = _decode_blob(stored.attributes).children if stored.attributes else ()
         return cls(
             uid=stored.uid,
             object_type=ObjectType(stored.object_type),
@@ -93,6 +94,13 @@ class ManagedObject:
             attrs=attrs,
             sequence=stored.sequence,
         )
+
+
+@lru_cache(maxsize=2048)
+def _decode_blob(blob: bytes) -> Item:
+    """Stored blobs decoded once: items are immutable, so a hot key read by
+    many clients is decoded once, keyed by its exact bytes."""
+    return ttlv.decode(blob)
 
 
 def new_uid() -> str:

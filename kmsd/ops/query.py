@@ -23,7 +23,7 @@ def query(ctx: Context, payload: Item) -> Item:
     if QueryFunction.QUERY_OPERATIONS in functions:
         for op, registered in sorted(HANDLERS.items()):
             if registered.since <= ctx.version:
-                out.append(Item(tags.Operation, ItemType.ENUMERATION, op))
+                out.append(Item(tags.Operation, ItemType.ENUMERATION, int(op)))
     if QueryFunction.QUERY_OBJECTS in functions:
         out.extend(Item(tags.ObjectType, ItemType.ENUMERATION, int(t)) for t in SUPPORTED_OBJECTS)
     if QueryFunction.QUERY_SERVER_INFORMATION in functions:

@@ -10,14 +10,15 @@ and there is at most one writer at a time.
   ever used by one thread at a time; that is what makes
   ``check_same_thread=False`` safe (trio reuses worker threads, so a
   thread-local connection would also outlive or miss its thread).
-* Write transactions start with ``BEGIN IMMEDIATE``: the write lock is taken
-  up front, so a transaction never fails half-way when it tries to upgrade a
-  read lock (SQLite refuses that upgrade without waiting if another writer
-  committed meanwhile).  Inside one process, writers first queue on a
-  ``threading.Lock``: SQLite's busy handler polls with sleeps of up to 100 ms,
-  while the lock hands over at once.  The busy timeout then only matters
-  between processes sharing the file.  Either wait, past ``busy_timeout_ms``,
-  raises ConflictError.
+* Writers share ONE writer connection and commit in groups: the first
+  writer of a group opens the transaction (``BEGIN IMMEDIATE``: the write lock
+  is taken up front, so nothing fails half-way upgrading a read lock), each
+  writer runs in its own savepoint under an in-process ``threading.Lock``
+  (handed over at once, where SQLite's busy handler polls with sleeps), and
+  a writer whose savepoint is released waits for the group's single COMMIT.
+  N concurrent writers cost one fsync, and each caller still answers only
+  after its own write is durable.  Past ``busy_timeout_ms`` a waiting writer
+  gets ConflictError.
 * ``transaction(readonly=True)`` starts a deferred transaction (a WAL
   snapshot) and skips the writer queue: Get and Locate run while a durable
   commit waits for its fsync.  Its write methods raise StoreError before
@@ -385,6 +386,13 @@ class SqliteStore(Store):
         self._closed = False
         self._writer = threading.Lock()
         self._local = threading.local()
+        # Group commit state (see _write_transaction), guarded by _group.
+        self._group = threading.Condition()
+        self._wconn: sqlite3.Connection | None = None
+        self._issued = 0  # tickets handed to writers whose savepoint was released
+        self._committed = 0  # every ticket up to this one is committed (or failed)
+        self._committing = False
+        self._failed: list[tuple[int, int, StoreError]] = []
         _create_private_file(self._path)
         conn = self._connect()
         try:
@@ -443,39 +451,131 @@ class SqliteStore(Store):
         if getattr(self._local, "active", False):
             # The outer transaction would hold the write lock we wait for.
             raise StoreError("nested transactions in one thread are not supported")
-        if not readonly and not self._writer.acquire(timeout=self._busy_timeout_ms / 1000):
-            raise ConflictError("sqlite begin: timed out waiting for the write lock")
+        if readonly:
+            with self._read_transaction() as txn:
+                yield txn
+            return
+        tickets: list[int] = []
+        with self._write_transaction(tickets) as txn:
+            yield txn
+        self._wait_durable(tickets[0])
+
+    @contextmanager
+    def _read_transaction(self) -> Iterator[Transaction]:
+        conn = self._acquire()
+        healthy = True
+        self._local.active = True
         try:
-            conn = self._acquire()
-            healthy = True
-            self._local.active = True
             try:
-                try:
-                    with _errors("begin"):
-                        conn.execute("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
-                except BaseException:
-                    healthy = self._rollback(conn)
-                    raise
-                txn = _SqliteTransaction(conn, readonly)
-                try:
-                    yield txn
-                except BaseException:
-                    txn._open = False
-                    healthy = self._rollback(conn)
-                    raise
+                with _errors("begin"):
+                    conn.execute("BEGIN DEFERRED")
+            except BaseException:
+                healthy = self._rollback(conn)
+                raise
+            txn = _SqliteTransaction(conn, True)
+            try:
+                yield txn
+            finally:
                 txn._open = False
-                try:
+                # Ending a read transaction cannot lose anything: roll back.
+                healthy = self._rollback(conn)
+        finally:
+            self._local.active = False
+            self._release(conn, healthy)
+
+    # -- group commit --------------------------------------------------------
+    #
+    # Writers take turns on ONE writer connection.  The first writer of a
+    # group opens a transaction (BEGIN IMMEDIATE); each writer runs inside
+    # its own savepoint (rolled back alone if it fails), releases it, takes a
+    # ticket and leaves the writer lock.  It then waits until its ticket is
+    # committed: one waiting writer becomes the committer, takes the lock and
+    # COMMITs (one fsync) for every writer of the group.  Callers still
+    # answer only after their write is durable, but N concurrent writers cost
+    # one fsync instead of N.  Readers use pooled connections and WAL
+    # snapshots, so they never see a group's writes before it is durable.
+
+    @contextmanager
+    def _write_transaction(self, tickets: list[int]) -> Iterator[Transaction]:
+        if not self._writer.acquire(timeout=self._busy_timeout_ms / 1000):
+            raise ConflictError("sqlite begin: timed out waiting for the write lock")
+        self._local.active = True
+        try:
+            conn = self._writer_connection()
+            with _errors("begin"):
+                if not conn.in_transaction:
+                    conn.execute("BEGIN IMMEDIATE")
+                conn.execute("SAVEPOINT kmsd_write")
+            txn = _SqliteTransaction(conn, False)
+            try:
+                yield txn
+            except BaseException:
+                txn._open = False
+                self._undo_write(conn)
+                raise
+            txn._open = False
+            with _errors("commit"):
+                conn.execute("RELEASE kmsd_write")
+            self._issued += 1
+            tickets.append(self._issued)
+        finally:
+            self._local.active = False
+            self._writer.release()
+
+    def _writer_connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if self._wconn is None:
+            self._wconn = self._connect()
+        return self._wconn
+
+    def _undo_write(self, conn: sqlite3.Connection) -> None:
+        """Roll back one writer's savepoint, keeping the group's transaction."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO kmsd_write")
+                conn.execute("RELEASE kmsd_write")
+        except sqlite3.Error:
+            # The connection is in doubt: drop the whole group; its waiting
+            # writers learn it from the failed commit.
+            self._rollback(conn)
+            _close_quietly(conn)
+            self._wconn = None
+            self._failed.append((self._committed, self._issued, StoreError("sqlite: write rolled back")))
+
+    def _wait_durable(self, ticket: int) -> None:
+        with self._group:
+            while True:
+                if self._committed >= ticket:
+                    for low, high, failure in self._failed:
+                        if low < ticket <= high:
+                            raise failure
+                    return
+                if not self._committing:
+                    self._committing = True
+                    break
+                self._group.wait()
+        error: StoreError | None = None
+        with self._writer:
+            upto = self._issued
+            conn = self._wconn
+            try:
+                if conn is not None and conn.in_transaction:
                     with _errors("commit"):
                         conn.execute("COMMIT")
-                except BaseException:
-                    healthy = self._rollback(conn)
-                    raise
-            finally:
-                self._local.active = False
-                self._release(conn, healthy)
-        finally:
-            if not readonly:
-                self._writer.release()
+            except StoreError as exc:
+                error = exc
+                if conn is not None:
+                    self._rollback(conn)
+        with self._group:
+            if error is not None:
+                self._failed.append((self._committed, upto, error))
+                del self._failed[:-16]  # only recent tickets can still be waiting
+            self._committed = upto
+            self._committing = False
+            self._group.notify_all()
+        if error is not None:
+            raise error
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> bool:
@@ -503,6 +603,12 @@ class SqliteStore(Store):
                 raise StoreError(f"sqlite check: schema version changed to {row[0]} under us (was {self._version})")
 
     def close(self) -> None:
+        with self._writer:
+            if self._wconn is not None:
+                # Every writer waits for its commit, so nothing is pending here.
+                self._rollback(self._wconn)
+                _close_quietly(self._wconn)
+                self._wconn = None
         with self._pool_lock:
             self._closed = True
             idle, self._idle = self._idle, []
