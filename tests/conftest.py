@@ -8,6 +8,9 @@ import pytest
 
 from .server_process import RunningServer, start_server
 
+# Throwaway PostgreSQL/MariaDB databases for the store tests (tests/db_fixtures.py).
+pytest_plugins = ["tests.db_fixtures"]
+
 
 @pytest.fixture(scope="module")
 def kmsd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
