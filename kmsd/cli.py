@@ -14,11 +14,17 @@ def main() -> None:
 
 
 def _register() -> None:
+    from kmsd.audit.cli import audit_group
+    from kmsd.auth.cli import auth_group
     from kmsd.server.serve import serve_command
+    from kmsd.tools.certs_cli import certs_group
     from kmsd.tools.ttlv_cli import ttlv_group
 
     main.add_command(serve_command)
+    main.add_command(audit_group)
     main.add_command(ttlv_group)
+    main.add_command(certs_group)
+    main.add_command(auth_group)
 
 
 _register()

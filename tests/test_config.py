@@ -104,7 +104,7 @@ def test_cosmian_variable_names(clean_env: Path, monkeypatch: pytest.MonkeyPatch
     assert config.database_type == "postgresql"
     assert config.database_url == "postgresql://kms:pw@db/kms"
     assert config.default_username == "alice"
-    assert config.jwt_issuer_uri == "https://issuer.example"
+    assert config.jwt_issuer_uri == ("https://issuer.example",)
     assert (config.tls_cert, config.tls_key, config.client_ca) == (cert, key, ca)
     assert not config.generates_tls
     # Our own name wins over Cosmian's when both are set.

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kmsd.kmip.enums import BlockCipherMode as Mode
 from kmsd.kmip.enums import CryptographicAlgorithm as Alg
+from kmsd.kmip.enums import HashingAlgorithm as Hash
+from kmsd.kmip.enums import RecommendedCurve as Curve
 from kmsd.kmip.enums import ResultReason
 from kmsd.kmip.errors import KmipError
 
@@ -25,9 +28,46 @@ NON_FIPS_SYMMETRIC: dict[int, frozenset[int] | None] = {
     Alg._3DES: frozenset({112, 168, 192}),
     Alg.DES: frozenset({56, 64}),
     Alg.CHACHA20: frozenset({256}),
+    Alg.CHACHA20POLY1305: frozenset({256}),
     Alg.CAMELLIA: frozenset({128, 192, 256}),
 }
 MIN_HMAC_BITS = 112
+
+# Encrypt/Decrypt, MAC and Hash (kmsd.crypto.cipher, kmsd.crypto.digests).
+# Block Cipher Mode values; AES modes of SP 800-38A (ECB, CBC, CTR), 38D (GCM),
+# 38E (XTS), 38F (KW, KWP) are approved.  Non-FIPS adds ChaCha20(-Poly1305),
+# AES-GCM-SIV (vendor mode 0x80000001) and 3DES decryption (SP 800-131A Rev. 2:
+# 3DES encryption is disallowed, decryption is legacy use).  Hashes: SHA-2 and
+# SHA-3 (FIPS 180-4, 202); SHA-1 and MD5 only non-FIPS.
+FIPS_AES_MODES = frozenset({Mode.ECB, Mode.CBC, Mode.CTR, Mode.GCM, Mode.XTS, Mode.NISTKEYWRAP, Mode.AESKEYWRAPPADDING})
+NON_FIPS_CIPHERS = frozenset({(Alg.AES, 0x80000001), (Alg.CHACHA20, None), (Alg.CHACHA20POLY1305, Mode.AEAD)})
+DECRYPT_ONLY_CIPHERS = frozenset({(Alg._3DES, Mode.ECB), (Alg._3DES, Mode.CBC)})
+FIPS_HASHES = frozenset({Hash.SHA_224, Hash.SHA_256, Hash.SHA_384, Hash.SHA_512, Hash.SHA_512_224, Hash.SHA_512_256})
+FIPS_HASHES |= {Hash.SHA3_224, Hash.SHA3_256, Hash.SHA3_384, Hash.SHA3_512}
+NON_FIPS_HASHES = frozenset({Hash.MD5, Hash.SHA_1})
+
+# Asymmetric keys.  SP 800-131A Rev. 2 / FIPS 186-5: RSA moduli of at least
+# 2048 bits (we generate the three sizes FIPS 186-5 names); SP 800-186: the
+# NIST prime curves and the Edwards/Montgomery curve25519 forms.  Non-FIPS
+# adds curve448 (Ed448, X448), secp256k1, the smaller NIST and the Brainpool
+# curves, and RSA from 1024 bits.
+FIPS_RSA_GENERATE = frozenset({2048, 3072, 4096})
+FIPS_RSA_MIN_BITS = 2048
+NON_FIPS_RSA_MIN_BITS = 1024
+RSA_MAX_BITS = 16384  # beyond this, generation and parsing are a denial of service
+FIPS_CURVES = frozenset({Curve.P_256, Curve.P_384, Curve.P_521, Curve.CURVE25519})
+NON_FIPS_CURVES = frozenset(
+    {
+        Curve.P_192,
+        Curve.P_224,
+        Curve.SECP256K1,
+        Curve.CURVE448,
+        Curve.BRAINPOOLP256R1,
+        Curve.BRAINPOOLP384R1,
+        Curve.BRAINPOOLP512R1,
+    }
+)
+FIPS_POLICY = "the FIPS policy (run with --non-fips to allow it)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +104,52 @@ class Policy:
                 ResultReason.INVALID_FIELD,
                 f"key length {length} not allowed for {Alg(algorithm).name} (allowed: {sorted(lengths)})",
             )
+
+    # -- cryptographic operations -------------------------------------------------
+    def check_cipher(self, algorithm: int, mode: int | None, *, encrypt: bool) -> None:
+        """A cipher (algorithm, Block Cipher Mode) the policy allows for this direction."""
+        if algorithm == Alg.AES and mode in FIPS_AES_MODES:
+            return
+        pair = (algorithm, mode)
+        allowed = pair in NON_FIPS_CIPHERS or (pair in DECRYPT_ONLY_CIPHERS and not encrypt)
+        if allowed and self.non_fips:
+            return
+        what = "encryption" if encrypt else "decryption"
+        reason = FIPS_POLICY if allowed else "this server"
+        raise KmipError(
+            ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS, f"this cipher is not allowed for {what} by {reason}"
+        )
+
+    def check_hash(self, hashing_algorithm: int) -> None:
+        """A Hashing Algorithm value the policy allows (Hash, HMAC)."""
+        if hashing_algorithm in FIPS_HASHES or (self.non_fips and hashing_algorithm in NON_FIPS_HASHES):
+            return
+        reason = FIPS_POLICY if hashing_algorithm in NON_FIPS_HASHES else "this server"
+        raise KmipError(ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS, f"this hash is not allowed by {reason}")
+
+    # -- asymmetric ---------------------------------------------------------------
+    def check_rsa(self, bits: int, *, generate: bool = False) -> None:
+        """An RSA modulus size the policy allows (to generate, or to hold)."""
+        if bits > RSA_MAX_BITS:
+            raise KmipError(ResultReason.INVALID_FIELD, f"RSA modulus of {bits} bits exceeds {RSA_MAX_BITS}")
+        if self.non_fips:
+            if bits < NON_FIPS_RSA_MIN_BITS or (generate and bits % 8):
+                raise KmipError(ResultReason.INVALID_FIELD, f"RSA modulus of {bits} bits is not supported")
+            return
+        if generate and bits not in FIPS_RSA_GENERATE:
+            raise KmipError(
+                ResultReason.INVALID_FIELD,
+                f"RSA-{bits} is not allowed by {FIPS_POLICY}; generate {sorted(FIPS_RSA_GENERATE)}",
+            )
+        if bits < FIPS_RSA_MIN_BITS:
+            raise KmipError(ResultReason.INVALID_FIELD, f"RSA-{bits} is not allowed by {FIPS_POLICY}")
+
+    def check_curve(self, curve: int) -> None:
+        """A curve (Recommended Curve value; CURVE25519/CURVE448 stand for the
+        Edwards and Montgomery forms alike) the policy allows."""
+        name = Curve(curve).name if curve in Curve._value2member_map_ else hex(curve)
+        if curve in FIPS_CURVES or (self.non_fips and curve in NON_FIPS_CURVES):
+            return
+        if curve in NON_FIPS_CURVES:
+            raise KmipError(ResultReason.INVALID_FIELD, f"curve {name} is not allowed by {FIPS_POLICY}")
+        raise KmipError(ResultReason.INVALID_FIELD, f"curve {name} is not supported")

@@ -8,10 +8,18 @@ from kmsd.kmip.processor import MessageProcessor
 from kmsd.store.base import Store
 
 
-def build_processor(config: Any, store: Store) -> MessageProcessor:
-    """The KMIP processor for a server configuration and an open store."""
+def build_processor(
+    config: Any, store: Store, *, authenticator: Any = None, observer: Any = None
+) -> MessageProcessor:
+    """The KMIP processor for a server configuration and an open store.
+
+    ``authenticator`` (a :class:`kmsd.auth.authenticator.Authenticator`) is built
+    from ``config`` when not given.
+    """
     import ttlv
     from kmsd import __version__
+    from kmsd.auth.access import AccessPolicy
+    from kmsd.auth.authenticator import build_authenticator
     from kmsd.crypto.policy import Policy
     from kmsd.ops.context import ServerInfo
     from kmsd.ops.executor import Executor, ExecutorSettings
@@ -20,9 +28,11 @@ def build_processor(config: Any, store: Store) -> MessageProcessor:
     settings = ExecutorSettings(
         policy=Policy(non_fips=bool(getattr(config, "non_fips", False))),
         info=ServerInfo(version=__version__),
-        # Every KMIP caller is identified by its client certificate for now; the
-        # default user applies only once an unauthenticated mode exists.
+        # Callers are identified by kmsd.auth (certificate, credentials, --insecure).
         default_user=None,
         limits=ttlv.Limits(max_size=max_size),
+        authenticator=authenticator if authenticator is not None else build_authenticator(config),
+        access=AccessPolicy(frozenset(getattr(config, "privileged_users", None) or ())),
+        observer=observer,  # audit and metrics (kmsd.audit.observer.ServerObserver)
     )
     return Executor(store, settings)

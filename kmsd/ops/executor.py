@@ -19,6 +19,9 @@ import logging
 from dataclasses import dataclass, field
 
 import ttlv
+from kmsd.auth.access import CREATING_OPERATIONS, AccessPolicy
+from kmsd.auth.authenticator import Authenticator
+from kmsd.auth.errors import PUBLIC_MESSAGE, AuthenticationFailed
 from kmsd.crypto.policy import Policy
 from kmsd.kmip import adapt
 from kmsd.kmip.enums import AsynchronousIndicator, BatchErrorContinuation, ResultReason, ResultStatus
@@ -26,6 +29,7 @@ from kmsd.kmip.errors import KmipError
 from kmsd.kmip.messages import (
     SUPPORTED_VERSIONS,
     Request,
+    RequestHeader,
     ResponseBatchItem,
     build_response,
     negotiate,
@@ -37,6 +41,7 @@ from kmsd.store.base import Store, StoreError
 from ttlv import REGISTRY, Item, Version
 
 from .context import Context, ServerInfo
+from .observe import BatchObserver, BatchTrace
 from .registry import HANDLERS, load_all
 
 log = logging.getLogger("kmsd.executor")
@@ -76,6 +81,13 @@ class ExecutorSettings:
     # Identity of callers the transport did not authenticate (--insecure), else None.
     default_user: str | None = None
     limits: ttlv.Limits = ttlv.DEFAULT_LIMITS
+    # Told about every request (audit, metrics) before its response is returned.
+    observer: BatchObserver | None = None
+    # Resolves the caller from the peer and the header's Authentication (kmsd.auth);
+    # None: the peer's certificate identity, else default_user.
+    authenticator: Authenticator | None = None
+    # Who may create objects (--privileged-users).
+    access: AccessPolicy = field(default_factory=AccessPolicy)
 
 
 class Executor:
@@ -86,10 +98,14 @@ class Executor:
 
     # -- the MessageProcessor protocol ---------------------------------------------
     def process(self, request: bytes, peer: Peer) -> bytes | None:
+        observer = self.settings.observer
+        trace = BatchTrace(peer, observer) if observer is not None else None
         try:
             message = ttlv.decode(request, self.settings.limits)
         except ttlv.DecodeError as exc:
             log.info("undecodable message from %s: %s", peer.address, exc)
+            if observer is not None:
+                observer.undecodable(peer)
             return None
         requested = read_version(message)
         version = negotiate(requested) if requested else SUPPORTED_VERSIONS[-1]
@@ -100,8 +116,11 @@ class Executor:
                 raise KmipError(R.INVALID_MESSAGE, f"protocol version {requested[0]}.{requested[1]} is not supported")
             parsed = parse_request(message, version)
         except KmipError as exc:
-            return self._encode(version, [self._failure(None, None, exc, version)], None, None)
-        items = self._execute(parsed, peer)
+            refused = [self._failure(None, None, exc, version)]
+            if trace is not None:
+                trace.finish(version, None, refused)
+            return self._encode(version, refused, None, None)
+        items = self._execute(parsed, peer, trace)
         header = parsed.header
         data = self._encode(version, items, header.client_correlation, header.server_correlation)
         limit = header.max_response_size
@@ -109,6 +128,8 @@ class Executor:
             too_large = KmipError(R.RESPONSE_TOO_LARGE, f"response of {len(data)} bytes exceeds {limit}")
             items = [self._failure(i.operation, i.unique_id, too_large, version) for i in items]
             data = self._encode(version, items, header.client_correlation, header.server_correlation)
+        if trace is not None:
+            trace.finish(version, parsed, items)
         return data
 
     # -- internals ----------------------------------------------------------------------
@@ -127,15 +148,25 @@ class Executor:
             message=exc.message,
         )
 
-    def _identity(self, peer: Peer) -> str | None:
-        return peer.identity or self.settings.default_user
+    def _identity(self, peer: Peer, header: RequestHeader) -> str | None:
+        authenticator = self.settings.authenticator
+        if authenticator is None:
+            return peer.identity or self.settings.default_user
+        try:
+            return authenticator.authenticate_kmip(peer, header.authentication)
+        except AuthenticationFailed:
+            return None  # logged by the authenticator; the client learns nothing more
 
-    def _execute(self, request: Request, peer: Peer) -> list[ResponseBatchItem]:
+    def _execute(self, request: Request, peer: Peer, trace: BatchTrace | None = None) -> list[ResponseBatchItem]:
         header = request.header
         version = header.version
-        user = self._identity(peer)
+        user = self._identity(peer, header)
+        if trace is not None:
+            trace.user = user
         if user is None:
-            denied = KmipError(R.PERMISSION_DENIED, "authentication required")
+            if trace is not None:
+                trace.unauthenticated = True
+            denied = KmipError(R.PERMISSION_DENIED, PUBLIC_MESSAGE)
             return [self._failure(bi.operation, bi.unique_id, denied, version) for bi in request.items]
         if header.asynchronous == AsynchronousIndicator.MANDATORY:
             refused = KmipError(R.FEATURE_NOT_SUPPORTED, "asynchronous processing is not supported")
@@ -144,20 +175,25 @@ class Executor:
         readonly = not any((reg := HANDLERS.get(bi.operation)) is None or reg.writes for bi in request.items)
         try:
             with self.store.transaction(readonly=readonly) as tx:
+                tx = trace.wrap(tx) if trace is not None else tx
                 ctx = Context(user=user, tx=tx, policy=self.settings.policy, info=self.settings.info, version=version)
-                return self._run_batch(ctx, request)
+                return self._run_batch(ctx, request, trace)
         except StoreError as exc:
             log.error("store failure: %s", exc)
+            if trace is not None:
+                trace.store_error = True
             failed = KmipError(R.GENERAL_FAILURE, "the key store is unavailable")
             return [self._failure(bi.operation, bi.unique_id, failed, version) for bi in request.items]
 
-    def _run_batch(self, ctx: Context, request: Request) -> list[ResponseBatchItem]:
+    def _run_batch(self, ctx: Context, request: Request, trace: BatchTrace | None = None) -> list[ResponseBatchItem]:
         header = request.header
         version = header.version
         option = header.error_continuation
         start = ctx.tx.savepoint()
         results: list[ResponseBatchItem] = []
         for bi in request.items:
+            if trace is not None:
+                trace.item_started()
             savepoint = ctx.tx.savepoint()
             try:
                 payload = self._run_item(ctx, bi.operation, bi.payload, version)
@@ -193,6 +229,8 @@ class Executor:
         registered = HANDLERS.get(operation)
         if registered is None or registered.since > version:
             raise KmipError(R.OPERATION_NOT_SUPPORTED, f"operation {operation:#x} is not supported")
+        if operation in CREATING_OPERATIONS and not self.settings.access.may_create(ctx.user):
+            raise KmipError(R.PERMISSION_DENIED, "only privileged users may create objects")
         internal = adapt.lift_request(operation, payload, version)
         out = registered.handler(ctx, internal)
         return adapt.lower_response(operation, out, version)

@@ -7,7 +7,7 @@ from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason
 from kmsd.kmip.errors import KmipError
 from ttlv import Item, ItemType
 
-from . import objects
+from . import asymkeys, objects
 from .context import Context
 from .keyblock import key_block, material_of
 from .newobject import object_tag
@@ -43,6 +43,8 @@ def get(ctx: Context, payload: Item) -> Item:
 
 
 def _convert(object_type: ObjectType, obj: Item, wanted: int) -> Item:
+    if object_type in asymkeys.ASYMMETRIC_TYPES:
+        return asymkeys.convert(object_type, obj, wanted)
     block = obj.find(tags.KeyBlock)
     if block is None:
         raise KmipError(ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED, f"{object_type.name} has no key format")

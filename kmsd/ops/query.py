@@ -13,7 +13,14 @@ from ttlv import Item, ItemType
 from .context import Context
 from .registry import HANDLERS, handler
 
-SUPPORTED_OBJECTS = (ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA, ObjectType.OPAQUE_OBJECT)
+SUPPORTED_OBJECTS = (
+    ObjectType.SYMMETRIC_KEY,
+    ObjectType.SECRET_DATA,
+    ObjectType.OPAQUE_OBJECT,
+    ObjectType.PUBLIC_KEY,
+    ObjectType.PRIVATE_KEY,
+    ObjectType.CERTIFICATE,
+)
 
 
 @handler(Operation.QUERY)

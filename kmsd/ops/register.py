@@ -7,7 +7,7 @@ from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason, 
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
-from . import objects
+from . import asymkeys, objects
 from .context import Context
 from .keyblock import material_of
 from .newobject import KEY_OBJECTS, initial_attributes, object_item, object_tag, require_type
@@ -25,7 +25,12 @@ def register(ctx: Context, payload: Item) -> Item:
     attrs = requested.children if requested else ()
 
     material: bytes | None = None
-    if object_type in KEY_OBJECTS:
+    server_attrs: tuple[Item, ...] = ()  # set from the object itself (Digest of asymmetric keys …)
+    if object_type in asymkeys.ASYMMETRIC_TYPES:
+        obj, attrs, server_attrs = asymkeys.register_key(ctx, object_type, supplied, attrs)
+    elif object_type == ObjectType.CERTIFICATE:
+        obj, attrs, server_attrs = asymkeys.register_certificate(supplied, attrs)
+    elif object_type in KEY_OBJECTS:
         obj, material, attrs = _key_object(ctx, object_type, supplied, attrs)
     elif object_type == ObjectType.OPAQUE_OBJECT:
         if not isinstance(supplied.get(tags.OpaqueDataType), int) or not isinstance(
@@ -44,7 +49,7 @@ def register(ctx: Context, payload: Item) -> Item:
         state=State.PRE_ACTIVE,
         owner=ctx.user,
         obj=obj,
-        attrs=initial_attributes(ctx, attrs, material),
+        attrs=(*initial_attributes(ctx, attrs, material), *server_attrs),
     )
     objects.apply_time_transitions(mo, ctx.now)
     objects.insert(ctx, mo)

@@ -30,7 +30,10 @@ class Registered:
 
 
 HANDLERS: dict[int, Registered] = {}
-HANDLER_MODULES = ("attribute_ops", "create", "discover", "get", "lifecycle", "locate", "misc", "query", "register")
+HANDLER_MODULES = (
+    "access", "attribute_ops", "create", "discover", "get", "lifecycle", "locate", "misc", "query", "register",
+    "key_pair",
+)  # fmt: skip
 
 
 def handler(

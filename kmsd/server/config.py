@@ -63,6 +63,17 @@ SQLITE_FILENAME = "kms.db"
 DOTENV_FILENAME = ".env"
 DATABASE_TYPES = ("sqlite", "postgresql", "mysql")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("console", "json")
+#: Audit files rotate at 64 MiB (kmsd.audit.sinks); 10 rotated files are kept.
+AUDIT_ROTATE_BYTES = 64 * 1024 * 1024
+AUDIT_KEEP = 10
+#: A MAC record seals the audit chain every this many records (kmsd.audit.chain).
+AUDIT_MAC_EVERY = 1000
+AUDIT_FILENAME = "audit.jsonl"
+#: Metrics are for the local scraper unless an operator opens them up.
+METRICS_BIND = "127.0.0.1"
+CLIENT_IDENTITIES = ("cn", "san-email", "san-uri")  # kmsd.auth.identity
+AUTH_MODES = ("any", "cert-and-token")  # kmsd.auth.authenticator
 MASK = "****"
 
 
@@ -84,13 +95,32 @@ class ServerConfig:
     database_url: str | None = None
     sqlite_path: Path | None = None
     default_username: str = "admin"
-    jwt_issuer_uri: str | None = None
+    client_identity: str = "cn"
+    auth_mode: str = "any"
+    insecure: bool = False
+    users_file: Path | None = None
+    api_token_file: Path | None = None
+    jwt_issuer_uri: tuple[str, ...] = ()
+    jwt_jwks_uri: tuple[str, ...] = ()
+    jwt_audience: tuple[str, ...] = ()
+    jwt_identity_claim: str = "email"
+    privileged_users: tuple[str, ...] = ()
     max_message_size: int = DEFAULT_MAX_SIZE
     max_connections: int = MAX_CONNECTIONS
     idle_timeout: float = IDLE_TIMEOUT
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     shutdown_grace: float = SHUTDOWN_GRACE
     log_level: str = "info"
+    log_format: str = "console"
+    audit_log: Path | None = None
+    audit_rotate_bytes: int = AUDIT_ROTATE_BYTES
+    audit_keep: int = AUDIT_KEEP
+    audit_fsync: bool = False
+    audit_stderr: bool = False
+    audit_syslog: str | None = None
+    audit_mac_every: int = AUDIT_MAC_EVERY
+    metrics_bind: str = METRICS_BIND
+    metrics_port: int | None = None
     non_fips: bool = False
     config_file: Path | None = None
 
@@ -111,6 +141,16 @@ class ServerConfig:
     @property
     def certs_dir(self) -> Path:
         return self.data_dir / "certs"
+
+    @property
+    def audit_file(self) -> Path:
+        """The current audit log file (rotated copies sit beside it as NAME.1, NAME.2, ...)."""
+        return self.audit_log if self.audit_log is not None else self.data_dir / AUDIT_FILENAME
+
+    @property
+    def metrics_port_file(self) -> Path:
+        """Where the server writes the metrics port it bound (useful with --metrics-port 0)."""
+        return self.data_dir / "metrics.port"
 
     @property
     def port_file(self) -> Path:
@@ -172,6 +212,8 @@ class Setting:
     help: str
     flag: bool = False
     show_default: str | bool = True
+    # A list: a repeatable option whose values may also be comma-separated; a TOML list.
+    multiple: bool = False
 
 
 def _path(*, exists: bool = False, dir_okay: bool = True, file_okay: bool = True) -> click.Path:
@@ -257,11 +299,75 @@ SETTINGS: tuple[Setting, ...] = (
         "User name for callers no authentication method identifies.",
     ),
     Setting(
+        "client_identity",
+        ("KMS_CLIENT_IDENTITY",),
+        click.Choice(CLIENT_IDENTITIES, case_sensitive=False),
+        "Which client certificate field names the user: subject CN, SAN e-mail or SAN URI.",
+    ),
+    Setting(
+        "auth_mode",
+        ("KMS_AUTH_MODE",),
+        click.Choice(AUTH_MODES, case_sensitive=False),
+        "any: a client certificate or credentials; cert-and-token: a certificate AND a credential of the same user.",
+    ),
+    Setting(
+        "insecure",
+        ("KMS_INSECURE",),
+        click.BOOL,
+        "Development only: no authentication, every caller is --default-username.",
+        flag=True,
+    ),
+    Setting(
+        "users_file",
+        ("KMS_USERS_FILE",),
+        _FILE,
+        "Password users: lines USER:HASH (kmsd auth hash-password); enables KMIP Username/Password.",
+        show_default=False,
+    ),
+    Setting(
+        "api_token_file",
+        ("KMS_API_TOKEN_FILE",),
+        _FILE,
+        "API tokens: lines USER:SHA256HEX-OF-TOKEN (kmsd auth new-token).",
+        show_default=False,
+    ),
+    Setting(
         "jwt_issuer_uri",
         ("KMS_JWT_ISSUER_URI",),
         click.STRING,
-        "JWT issuer (accepted now, used by the HTTP authentication to come).",
+        "JWT issuer(s) accepted (repeat, or separate with commas, for several identity providers).",
         show_default=False,
+        multiple=True,
+    ),
+    Setting(
+        "jwt_jwks_uri",
+        ("KMS_JWKS_URI", "KMS_JWT_JWKS_URI"),
+        click.STRING,
+        "JWKS URI per issuer, in the same order.",
+        show_default="ISSUER/.well-known/jwks.json",
+        multiple=True,
+    ),
+    Setting(
+        "jwt_audience",
+        ("KMS_JWT_AUDIENCE",),
+        click.STRING,
+        "Audience tokens must name: one for all issuers, or one per issuer.",
+        show_default=False,
+        multiple=True,
+    ),
+    Setting(
+        "jwt_identity_claim",
+        ("KMS_JWT_IDENTITY_CLAIM",),
+        click.STRING,
+        "JWT claim holding the user name.",
+    ),
+    Setting(
+        "privileged_users",
+        ("KMS_PRIVILEGED_USERS",),
+        click.STRING,
+        "When set, only these users may create or register objects (repeat, or separate with commas).",
+        show_default=False,
+        multiple=True,
     ),
     Setting(
         "max_message_size",
@@ -290,6 +396,56 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("log_level", ("KMS_LOG_LEVEL",), click.Choice(LOG_LEVELS, case_sensitive=False), "Log level."),
     Setting(
+        "log_format",
+        ("KMS_LOG_FORMAT",),
+        click.Choice(LOG_FORMATS, case_sensitive=False),
+        "Server log format on stderr: readable lines, or one JSON object per line.",
+    ),
+    Setting(
+        "audit_log",
+        ("KMS_AUDIT_LOG",),
+        _path(dir_okay=False),
+        "Audit log (JSON lines, hash-chained; check with kmsd audit verify).",
+        show_default=f"DATA_DIR/{AUDIT_FILENAME}",
+    ),
+    Setting(
+        "audit_rotate_bytes",
+        ("KMS_AUDIT_ROTATE_BYTES",),
+        click.IntRange(min=1024),
+        "Rotate the audit log when it would grow past this size (bytes).",
+    ),
+    Setting("audit_keep", ("KMS_AUDIT_KEEP",), click.IntRange(min=1), "Rotated audit files kept (NAME.1 ... NAME.N)."),
+    Setting(
+        "audit_fsync",
+        ("KMS_AUDIT_FSYNC",),
+        click.BOOL,
+        "fsync each request's audit records before its response (default: flushed to the OS).",
+        flag=True,
+    ),
+    Setting("audit_stderr", ("KMS_AUDIT_STDERR",), click.BOOL, "Also write audit records to stderr.", flag=True),
+    Setting(
+        "audit_syslog",
+        ("KMS_AUDIT_SYSLOG",),
+        click.STRING,
+        "Also send audit records to syslog: a unix socket path (/dev/log) or udp:HOST:PORT.",
+        show_default=False,
+    ),
+    Setting(
+        "audit_mac_every",
+        ("KMS_AUDIT_MAC_EVERY",),
+        click.IntRange(min=1),
+        "Seal the audit chain with an HMAC record (key: DATA_DIR/audit.key) every N records, and at shutdown.",
+    ),
+    Setting("metrics_bind", ("KMS_METRICS_BIND",), click.STRING, "Address of the /metrics and /health listener."),
+    Setting(
+        "metrics_port",
+        ("KMS_METRICS_PORT",),
+        _PORT,
+        "Serve Prometheus /metrics and /health over plain HTTP on this port (0: a free one, "
+        "written to DATA_DIR/metrics.port).",
+        show_default="off",
+    ),
+    Setting(
         "non_fips",
         ("KMS_NON_FIPS",),
         click.BOOL,
@@ -314,6 +470,7 @@ def _make_option(setting: Setting) -> click.Option:
         [_option_name(setting), setting.name],
         type=None if setting.flag else setting.type,
         is_flag=setting.flag,
+        multiple=setting.multiple,
         default=default,
         envvar=list(setting.envvars),
         show_envvar=True,
@@ -401,7 +558,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         if setting is None or name == "config_file":
             known = ", ".join(s.name for s in SETTINGS if s.name != "config_file")
             raise ConfigError(f"configuration file {path}: unknown setting {key!r} (known: {known})")
-        if isinstance(value, dict | list):
+        if setting.multiple:
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"configuration file {path}: {key} must be a string or a list of strings")
+        elif isinstance(value, dict | list):
             raise ConfigError(f"configuration file {path}: {key} must be a single value")
         if isinstance(setting.type, click.Path) and isinstance(value, str) and not Path(value).is_absolute():
             value = str(path.parent / value)
@@ -439,7 +600,7 @@ def layered_defaults(
     for setting in SETTINGS:
         value = _first(setting.envvars, dotenv)
         if value is not None:
-            defaults[setting.name] = value
+            defaults[setting.name] = value.split() if setting.multiple else value
     return defaults
 
 
@@ -471,12 +632,24 @@ class ConfigCommand(click.Command):
         return super().make_context(info_name, args, parent, **extra)
 
 
+_PATH_SETTINGS = ("data_dir", "sqlite_path", "tls_cert", "tls_key", "client_ca", "config_file")
+
+
+def _split_list(values: Sequence[str] | None) -> tuple[str, ...]:
+    """A list setting's values: each may hold several, separated by commas."""
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+
+
 def config_from_params(values: Mapping[str, Any]) -> ServerConfig:
     """Build the config from click's resolved parameter values."""
     kwargs = dict(values)
-    for name in ("database_type", "log_level"):
-        kwargs[name] = str(kwargs[name]).lower()
-    for name in ("data_dir", "sqlite_path", "tls_cert", "tls_key", "client_ca", "config_file"):
+    for name in ("database_type", "log_level", "client_identity", "auth_mode", "log_format"):
+        if name in kwargs:
+            kwargs[name] = str(kwargs[name]).lower()
+    for setting in SETTINGS:
+        if setting.multiple and setting.name in kwargs:
+            kwargs[setting.name] = _split_list(kwargs[setting.name])
+    for name in (*_PATH_SETTINGS, "users_file", "api_token_file", "audit_log"):
         if kwargs.get(name) is not None:
             kwargs[name] = Path(kwargs[name])
     return ServerConfig(**kwargs)

@@ -40,7 +40,7 @@ import itertools
 import logging
 import math
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -48,6 +48,7 @@ from functools import partial
 import trio
 
 from kmsd.kmip.processor import MessageProcessor
+from kmsd.server.observe import ConnectionObserver, NullConnectionObserver
 from kmsd.server.peer import Peer
 from kmsd.server.tls import IdentityError, identity_from_certificate
 from ttlv.errors import DecodeError, LimitExceeded
@@ -71,6 +72,8 @@ class ListenerSettings:
     handshake_timeout: float
     max_connections: int
     shutdown_grace: float
+    # Reads the caller's name from a verified DER client certificate (kmsd.auth.identity).
+    identify: Callable[[bytes], str] = identity_from_certificate
 
 
 class _Refused(Exception):
@@ -86,8 +89,15 @@ _ORDINARY_EOF = ("UNEXPECTED_EOF_WHILE_READING",)
 
 
 class KmipListener:
-    def __init__(self, processor: MessageProcessor, ssl_context: ssl.SSLContext, settings: ListenerSettings) -> None:
+    def __init__(
+        self,
+        processor: MessageProcessor,
+        ssl_context: ssl.SSLContext,
+        settings: ListenerSettings,
+        observer: ConnectionObserver | None = None,
+    ) -> None:
         self._processor = processor
+        self._observer: ConnectionObserver = observer or NullConnectionObserver()
         self._ssl_context = ssl_context
         self._settings = settings
         self._slots = trio.CapacityLimiter(settings.max_connections)
@@ -152,10 +162,12 @@ class KmipListener:
             except trio.WouldBlock:
                 log.warning("%s refused: %d connections already open", where, self._settings.max_connections)
                 return
+            self._observer.connection_opened(address)
             try:
                 await self._converse(stream, address, where)
             finally:
                 self._slots.release_on_behalf_of(conn)
+                self._observer.connection_closed(address)
         except _Refused as exc:
             log.log(exc.level, "%s closed: %s", where, exc)
         except LimitExceeded as exc:
@@ -177,17 +189,27 @@ class KmipListener:
         if self._draining:
             raise _Refused("server shutting down")
         with self._waiting_scope(deadline=trio.current_time() + settings.handshake_timeout) as scope:
-            await stream.do_handshake()
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                self._observer.handshake_failed(address, _describe_broken(exc))
+                raise
         if scope.cancelled_caught:
+            if not self._draining:
+                self._observer.handshake_failed(address, "TLS handshake timed out")
             raise _Refused("server shutting down" if self._draining else "TLS handshake timed out")
         der = stream.getpeercert(binary_form=True)
-        if not der:  # CERT_REQUIRED makes this unreachable, but identity must never be guessed
+        identity: str | None = None
+        if der:
+            try:
+                identity = settings.identify(der)
+            except IdentityError as exc:
+                self._observer.authentication_failed(address, str(exc))
+                raise _Refused(str(exc)) from None
+        elif self._ssl_context.verify_mode == ssl.CERT_REQUIRED:  # unreachable, but identity must never be guessed
             raise _Refused("no client certificate")
-        try:
-            identity = identity_from_certificate(der)
-        except IdentityError as exc:
-            raise _Refused(str(exc)) from None
-        peer = Peer(identity=identity, address=address, transport="kmip", certificate_der=der)
+        # identity None: no certificate (CERT_OPTIONAL); the message layer authenticates by credentials.
+        peer = Peer(identity=identity, address=address, transport="kmip", certificate_der=der or None)
         log.debug("%s: %s, %s as %r", where, stream.version(), (stream.cipher() or ("?",))[0], identity)
 
         framer = Framer(settings.max_message_size)

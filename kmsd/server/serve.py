@@ -25,19 +25,24 @@ import os
 import shlex
 import signal
 import ssl
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import cast
 
 import click
 import trio
 
+from kmsd.auth.authenticator import Authenticator, build_authenticator, log_start
+from kmsd.auth.errors import AuthConfigError
+from kmsd.auth.identity import certificate_identity
 from kmsd.kmip.processor import MessageProcessor
+from kmsd.server import logfmt
 from kmsd.server.certs import PKCS12_PASSWORD, DevPki, DevPkiError, ensure_dev_pki
 from kmsd.server.config import ConfigCommand, ServerConfig
 from kmsd.server.kmip_listener import KmipListener, ListenerSettings
+from kmsd.server.telemetry import Telemetry, build_telemetry
 from kmsd.server.tls import TlsConfigError, build_server_context
 from kmsd.store.base import Store
 
@@ -48,7 +53,7 @@ SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PROCESSOR_MODULE = "kmsd.kmip.app"
 
 StoreFactory = Callable[[str, str], Store]
-ProcessorFactory = Callable[[ServerConfig, Store], MessageProcessor]
+ProcessorFactory = Callable[..., MessageProcessor]  # (config, store, *, authenticator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,28 +75,30 @@ class Running:
 
 def run_server(config: ServerConfig) -> None:
     """Start-up in order, then serve until a signal.  Errors are click exceptions."""
-    configure_logging(config.log_level)
-    log.info("configuration: %s", config.masked())
+    configure_logging(config.log_level, config.log_format)
+    log.info("configuration: %s", config.masked(), extra={"config": config.masked()})
     prepare_data_dir(config.data_dir)
     tls = prepare_tls(config)
-    ssl_context = _tls_context(tls)
+    authenticator = _authenticator(config)
+    ssl_context = _tls_context(tls, authenticator.requires_client_certificate)
     open_store = _store_factory()
     build_processor = _processor_factory()
     store = _open_store(open_store, config)
     try:
-        processor = build_processor(config, store)
+        telemetry = build_telemetry(config, store)
+        processor = build_processor(config, store, authenticator=authenticator, observer=telemetry.observer)
     except BaseException:
         store.close()
         raise
     try:
-        trio.run(serve_async, config, tls, ssl_context, processor, store)
+        trio.run(partial(serve_async, telemetry=telemetry), config, tls, ssl_context, processor, store)
     except KeyboardInterrupt:
         log.warning("interrupted")
         raise SystemExit(130) from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+def configure_logging(level: str, fmt: str = "console") -> None:
+    logfmt.configure_logging(level, fmt)
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -116,9 +123,19 @@ def prepare_tls(config: ServerConfig) -> TlsFiles:
     return TlsFiles(pki.server_cert, pki.server_key, pki.ca_cert, pki)
 
 
-def _tls_context(tls: TlsFiles) -> ssl.SSLContext:
+def _authenticator(config: ServerConfig) -> Authenticator:
+    """Read the user list, token file and JWT settings; log the methods (loudly for --insecure)."""
     try:
-        return build_server_context(tls.cert_chain, tls.key, tls.client_ca)
+        authenticator = build_authenticator(config)
+    except AuthConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    log_start(authenticator)
+    return authenticator
+
+
+def _tls_context(tls: TlsFiles, require_client_cert: bool = True) -> ssl.SSLContext:
+    try:
+        return build_server_context(tls.cert_chain, tls.key, tls.client_ca, require_client_cert=require_client_cert)
     except TlsConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -177,6 +194,7 @@ async def serve_async(
     store: Store,
     *,
     handle_signals: bool = True,
+    telemetry: Telemetry | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until a signal (or ``Running.listener.shutdown()``), then close the store."""
@@ -189,7 +207,9 @@ async def serve_async(
             handshake_timeout=config.handshake_timeout,
             max_connections=config.max_connections,
             shutdown_grace=config.shutdown_grace,
+            identify=certificate_identity(config.client_identity),
         ),
+        observer=telemetry.connections() if telemetry is not None else None,
     )
     # The signal watcher outlives the listener, so that a signal arriving
     # while the store closes is handled here rather than by the default
@@ -198,6 +218,8 @@ async def serve_async(
         if handle_signals:
             await nursery.start(_watch_signals, listener)
         try:
+            if telemetry is not None:
+                await nursery.start(telemetry.serve_metrics)
             addresses = await nursery.start(listener.serve, config.bind, config.kmip_port)
             host, port = addresses[0]
             _write_port_file(config.port_file, port)
@@ -208,6 +230,8 @@ async def serve_async(
             config.port_file.unlink(missing_ok=True)
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(store.close)
+                if telemetry is not None:
+                    await trio.to_thread.run_sync(telemetry.close)
             log.info("stopped")
         nursery.cancel_scope.cancel()
 

@@ -47,12 +47,20 @@ class IdentityError(Exception):
     """A verified client certificate does not name exactly one caller."""
 
 
-def build_server_context(cert_chain: Path, key: Path, client_ca: Path) -> ssl.SSLContext:
-    """The listener's context: mutual TLS 1.2+ against ``client_ca``."""
+def build_server_context(
+    cert_chain: Path, key: Path, client_ca: Path, *, require_client_cert: bool = True
+) -> ssl.SSLContext:
+    """The listener's context: mutual TLS 1.2+ against ``client_ca``.
+
+    ``require_client_cert=False`` (CERT_OPTIONAL) still asks for a certificate
+    and still refuses one that does not chain to ``client_ca``, but lets a
+    client without one connect: only for authentication by credentials
+    (see :mod:`kmsd.auth.authenticator`) or ``--insecure``.
+    """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = MINIMUM_VERSION
     ctx.set_ciphers(TLS12_CIPHERS)
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
     try:
         ctx.load_cert_chain(certfile=str(cert_chain), keyfile=str(key))
