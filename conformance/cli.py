@@ -5,9 +5,11 @@ per file, a table per version and profile, and ``N passed, M failed``; exit
 status 0 unless a case expected to pass failed.  Without ``--server`` it
 starts its own ``kmsd serve`` (temporary data directory, ephemeral port, its
 generated admin certificate) and stops it at the end; ``--in-process`` calls
-the executor directly instead.  ``expected`` runs the same way (or reads a
-``--json`` result file with ``--from-json``) and regenerates EXPECTED.md
-(``--write``) and/or expected.toml (``--update-toml``).
+the executor directly instead.  ``--database-type``/``--database-url`` choose
+the store of either (a scratch database: the in-process run empties it).
+``expected`` runs the same way (or reads a ``--json`` result file with
+``--from-json``) and regenerates EXPECTED.md (``--write``) and/or
+expected.toml (``--update-toml``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ def _run_options(parser: argparse.ArgumentParser, paths_required: bool = True) -
     parser.add_argument("--key", type=Path, help="client private key PEM")
     parser.add_argument("--in-process", action="store_true", help="call the executor directly (no TLS, no server)")
     parser.add_argument(
+        "--database-type",
+        choices=("sqlite", "postgresql", "mysql"),
+        default="sqlite",
+        help="store backend of --in-process or of the started server (default: a fresh SQLite file)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a SCRATCH database for --database-type (--in-process deletes every object in it)",
+    )
+    parser.add_argument(
         "--fips",
         action="store_true",
         help="start the server with the default FIPS policy (by default it runs --non-fips: the profiles' "
@@ -62,8 +75,13 @@ def _run_options(parser: argparse.ArgumentParser, paths_required: bool = True) -
 
 @contextmanager
 def transport_for(args: argparse.Namespace) -> Iterator[Transport]:
+    if args.database_type != "sqlite" and not args.database_url:
+        raise SystemExit(f"--database-type {args.database_type} needs --database-url")
+    database = ("--database-type", args.database_type, "--database-url", args.database_url) if args.database_url else ()
     if args.in_process:
-        in_process = InProcessTransport(non_fips=not args.fips)
+        in_process = InProcessTransport(
+            non_fips=not args.fips, database_type=args.database_type, database_url=args.database_url
+        )
         try:
             yield in_process
         finally:
@@ -74,7 +92,7 @@ def transport_for(args: argparse.Namespace) -> Iterator[Transport]:
         host, port = parse_server(args.server)
         yield TlsTransport(TlsSettings(host, port, args.ca, args.cert, args.key))
     else:
-        with ServerProcess(() if args.fips else ("--non-fips",)) as server:
+        with ServerProcess((() if args.fips else ("--non-fips",)) + database) as server:
             yield TlsTransport(server.tls_settings())
 
 

@@ -86,6 +86,8 @@ VARIABLE: dict[int, str] = {
     tag("Digest Value"): "§PV Variable Items: DigestValue",
     tag("Application Namespace"): "§PV: Application Namespaces reported in Query",
     tag("Extension Information"): "§PV: Extensions reported in Query for ExtensionList and ExtensionMap",
+    tag("Random Number Generator"): "the attribute describes the server's own random number generator "
+    "(server-specific, like Server Information); that it is present is still checked",
 }
 
 #: Identifiers: a literal value in the expected response is whatever that

@@ -6,8 +6,10 @@ connection answers ``exchange(request_bytes) -> response_bytes | None``.
 :class:`TlsTransport` speaks binary TTLV over TLS with a client certificate,
 reading each response with :class:`ttlv.Framer`.  :class:`InProcessTransport`
 hands the bytes to :class:`kmsd.ops.executor.Executor` directly (no sockets,
-for tests and speed).  :class:`ServerProcess` starts ``kmsd serve`` in a
-temporary data directory on an ephemeral port and stops it by its PID.
+for tests and speed), over a fresh SQLite file per state group or over a
+given database of any backend, which it empties at each reset.
+:class:`ServerProcess` starts ``kmsd serve`` in a temporary data directory on
+an ephemeral port and stops it by its PID.
 """
 
 from __future__ import annotations
@@ -73,11 +75,23 @@ class _ExecutorConnection:
 
 
 class InProcessTransport:
-    """The executor over a fresh SQLite store in a temporary directory."""
+    """The executor over a store: by default a fresh SQLite file in a temporary directory.
+
+    With ``database_url`` it runs on that database instead (``database_type``
+    ``sqlite``, ``postgresql`` or ``mysql``, as ``kmsd serve`` takes them):
+    a scratch database, since every object in it is deleted at the start and
+    at each reset.
+    """
 
     name = "in-process"
 
-    def __init__(self, identity: str = "admin", non_fips: bool = False) -> None:
+    def __init__(
+        self,
+        identity: str = "admin",
+        non_fips: bool = False,
+        database_type: str = "sqlite",
+        database_url: str | None = None,
+    ) -> None:
         from kmsd.crypto.policy import Policy
         from kmsd.ops.executor import Executor, ExecutorSettings
         from kmsd.server.peer import Peer
@@ -88,17 +102,31 @@ class InProcessTransport:
         self._executor_class = Executor
         self._settings = ExecutorSettings(policy=Policy(non_fips=non_fips))
         self._generation = 0
-        self.store = open_store("sqlite", self._db_path())
+        self._database = (database_type, database_url) if database_url is not None else None
+        self.store = open_store(*self._database) if self._database else open_store("sqlite", self._db_path())
+        if self._database:
+            self._empty()
         self.executor = Executor(self.store, self._settings)
         self.peer = Peer(identity=identity, address="in-process")
 
     def _db_path(self) -> str:
         return str(Path(self._dir.name) / f"kms-{self._generation}.db")
 
+    def _empty(self) -> None:
+        """Delete every object (and with it its index rows and grants) through the store interface."""
+        from kmsd.store import LocateFilter
+
+        with self.store.transaction() as tx:
+            for uid in [obj.uid for obj in tx.locate(LocateFilter())]:
+                tx.delete(uid)
+
     def connect(self) -> Connection:
         return _ExecutorConnection(self)
 
     def reset(self) -> bool:
+        if self._database:
+            self._empty()
+            return True
         self.store.close()
         self._generation += 1
         self.store = self._open_store("sqlite", self._db_path())
@@ -169,6 +197,71 @@ class TlsTransport:
         pass
 
 
+# -- HTTPS (the KMIP HTTPS profile: POST /kmip) ------------------------------------------
+#: Content types of POST /kmip per encoding (kmsd.http.kmip_routes).
+HTTPS_ENCODINGS = {"binary": "application/octet-stream", "xml": "text/xml", "json": "application/json"}
+
+
+class _HttpsConnection:
+    def __init__(self, transport: HttpsTransport) -> None:
+        import http.client
+
+        s = transport.settings
+        self.encoding = transport.encoding
+        self.conn = http.client.HTTPSConnection(s.host, s.port, context=transport.context, timeout=RESPONSE_TIMEOUT)
+
+    def exchange(self, request: bytes) -> bytes | None:
+        import http.client
+
+        body = request
+        if self.encoding == "xml":
+            body = ttlv.xml.encode(ttlv.decode(request)).encode("utf-8")
+        elif self.encoding == "json":
+            body = ttlv.json.encode(ttlv.decode(request)).encode("utf-8")
+        try:
+            self.conn.request("POST", "/kmip", body=body, headers={"content-type": HTTPS_ENCODINGS[self.encoding]})
+            response = self.conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransportError(f"HTTPS request failed: {exc}") from exc
+        if response.status != 200:
+            raise TransportError(f"HTTP {response.status}: {data[:200]!r}")
+        try:
+            if self.encoding == "xml":
+                return ttlv.encode(ttlv.xml.decode(data))
+            if self.encoding == "json":
+                return ttlv.encode(ttlv.json.decode(data))
+        except ttlv.TTLVError as exc:
+            raise TransportError(f"undecodable {self.encoding} response: {exc}") from exc
+        return data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class HttpsTransport:
+    """Requests over HTTPS (``POST /kmip``), re-encoded to ``encoding`` (binary, xml or json) and back."""
+
+    def __init__(self, settings: TlsSettings, encoding: str = "binary") -> None:
+        if encoding not in HTTPS_ENCODINGS:
+            raise ValueError(f"encoding must be one of {sorted(HTTPS_ENCODINGS)}")
+        self.settings = settings
+        self.encoding = encoding
+        self.name = f"https-{encoding}"
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(settings.ca))
+        context.load_cert_chain(str(settings.cert), str(settings.key))
+        self.context = context
+
+    def connect(self) -> Connection:
+        return _HttpsConnection(self)
+
+    def reset(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
 def parse_server(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
@@ -203,6 +296,10 @@ class ServerProcess:
             "127.0.0.1",
             "--kmip-port",
             "0",
+            "--http-bind",
+            "127.0.0.1",
+            "--http-port",
+            "0",
             "--log-level",
             "warning",
             *extra_args,
@@ -230,6 +327,12 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:]
+
+    def https_settings(self) -> TlsSettings:
+        """The HTTP API's port (DATA_DIR/http.port) with the admin certificate, for :class:`HttpsTransport`."""
+        certs = self.data_dir / "certs"
+        port = int((self.data_dir / "http.port").read_text().strip())
+        return TlsSettings("127.0.0.1", port, certs / "ca.pem", certs / "admin.pem", certs / "admin.key")
 
     def tls_settings(self) -> TlsSettings:
         certs = self.data_dir / "certs"

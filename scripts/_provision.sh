@@ -60,3 +60,22 @@ _kmsd_start_databases() {
 }
 
 _kmsd_start_databases
+
+# Chromium for the browser tests (tests/test_ui_browser.py): Debian's package,
+# driven by Playwright for Python, because `playwright install` cannot download
+# browsers here.  Installed once when missing (root and apt only); otherwise the
+# browser tests skip.
+_kmsd_chromium() {
+    if [ -x /usr/bin/chromium ]; then return 0; fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing chromium and fonts (browser tests)"
+        local packages=(chromium fonts-liberation fonts-dejavu-core)
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}" \
+            || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"; } \
+            || echo "== chromium could not be installed: the browser tests will skip" >&2
+    else
+        echo "== chromium is missing and cannot be installed here: the browser tests will skip" >&2
+    fi
+}
+
+_kmsd_chromium

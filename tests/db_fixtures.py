@@ -6,7 +6,9 @@ and MySQL/MariaDB it is a fresh database ``kmsd_test_<pid>_<random>`` created
 on the local server through an administrative URL and dropped at teardown
 (after the stores opened on it are closed).  ``make_store`` opens store
 handles on it (a second handle stands for a second kmsd process), ``store``
-one handle.
+one handle, and ``executor_store`` one handle opened as ``kmsd serve`` opens
+it (the functional tests build their executor on it, so each runs on every
+backend).
 
 Servers: ``KMSD_TEST_POSTGRESQL_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/postgres``) and ``KMSD_TEST_MYSQL_URL``
@@ -114,11 +116,11 @@ class _Admin:
             with self._pg() as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
         else:
-            conn = self._my()
+            my = self._my()
             try:
-                conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+                my.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
             finally:
-                conn.close()
+                my.close()
 
     def drop(self, name: str) -> None:
         if self.kind == "postgresql":
@@ -126,23 +128,23 @@ class _Admin:
                 # FORCE: a connection a failed test leaked must not keep the database.
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:
-            conn = self._my()
+            my = self._my()
             try:
-                conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+                my.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
             finally:
-                conn.close()
+                my.close()
 
     def existing(self) -> list[str]:
         if self.kind == "postgresql":
             with self._pg() as conn:
                 return [r[0] for r in conn.execute("SELECT datname FROM pg_database")]
-        conn = self._my()
+        my = self._my()
         try:
-            cur = conn.cursor()
+            cur = my.cursor()
             cur.execute("SHOW DATABASES")
             return [str(r[0]) for r in cur.fetchall()]
         finally:
-            conn.close()
+            my.close()
 
 
 _reachability: dict[str, str | None] = {}
@@ -196,6 +198,12 @@ class Database:
         """A store as ``kmsd serve`` opens it (through the factory)."""
         return open_store(self.kind, self.url)
 
+    def serve_args(self) -> tuple[str, ...]:
+        """``kmsd serve`` options for this database (``start_server(data_dir, *db.serve_args())``)."""
+        if self.kind == "sqlite":
+            return ("--sqlite-path", self.url)
+        return ("--database-type", self.kind, "--database-url", self.url)
+
 
 @contextmanager
 def throwaway_database(kind: str, tmp_path: Path) -> Iterator[Database]:
@@ -242,3 +250,15 @@ def make_store(database: Database) -> Iterator[MakeStore]:
 @pytest.fixture
 def store(make_store: MakeStore) -> Store:
     return make_store()
+
+
+@pytest.fixture
+def executor_store(database: Database) -> Iterator[Store]:
+    """A store as ``kmsd serve`` opens it, on every backend: the functional tests' store.
+
+    Parametrised through ``database``, so a test that uses it runs once per
+    backend (ids ``[sqlite]``, ``[postgresql]``, ``[mysql]``).
+    """
+    store = database.open_default()
+    yield store
+    store.close()

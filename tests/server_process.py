@@ -66,7 +66,8 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
     log_path = data_dir / "server.log"
     command = [
         sys.executable, "-m", "kmsd.cli", "serve",
-        "--data-dir", str(data_dir), "--bind", "127.0.0.1", "--kmip-port", "0", *extra,
+        "--data-dir", str(data_dir), "--bind", "127.0.0.1", "--kmip-port", "0",
+        "--http-bind", "127.0.0.1", "--http-port", "0", *extra,
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -16,7 +16,6 @@ import socket
 import ssl
 import struct
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from kmsd.kmip.enums import Operation, ResultReason, ResultStatus, RevocationRea
 from kmsd.ops.access import AccessOperation, AccessTag
 from kmsd.ops.executor import Executor, ExecutorSettings
 from kmsd.server.peer import Peer
-from kmsd.store.factory import open_store
+from kmsd.store import Store
 from ttlv import Item, ItemType
 
 from .kmip_builders import (
@@ -52,19 +51,17 @@ BOB = Peer(identity="bob", address="127.0.0.1:2")
 CAROL = Peer(identity="carol", address="127.0.0.1:3")
 VERSIONS = [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1)]
 V2 = (2, 0)
-NOT_FOUND = ResultReason.ITEM_NOT_FOUND
+
+
+def not_found(version: tuple[int, int]) -> ResultReason:
+    """What a missing object answers: 2.x Object Not Found, 1.x Item Not Found."""
+    return ResultReason.OBJECT_NOT_FOUND if version >= (2, 0) else ResultReason.ITEM_NOT_FOUND
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "kms.db"
-
-
-@pytest.fixture
-def executor(store_path: Path) -> Iterator[Executor]:
-    store = open_store("sqlite", str(store_path))
-    yield Executor(store, ExecutorSettings())
-    store.close()
+def executor(executor_store: Store) -> Executor:
+    """On every backend (``executor_store`` from tests/db_fixtures.py)."""
+    return Executor(executor_store, ExecutorSettings())
 
 
 def call(ex: Executor, data: bytes, peer: Peer) -> Response:
@@ -151,7 +148,7 @@ def test_stranger_learns_nothing_through_any_operation(executor: Executor, versi
         mine = call(executor, real[name], BOB)
         absent = call(executor, fake[name], BOB)
         assert mine.status() == ResultStatus.OPERATION_FAILED, name
-        assert mine.reason() == NOT_FOUND, (name, mine.reason(), mine.message())
+        assert mine.reason() == not_found(version), (name, mine.reason(), mine.message())
         # Exactly what a non-existent identifier answers: no existence oracle.
         assert _outcome(mine, uid) == _outcome(absent, missing), name
     # Locate, by name and without criteria.
@@ -198,7 +195,7 @@ def test_batch_placeholder_tricks(executor: Executor, version: tuple[int, int]) 
     )
     r = call(executor, batch, BOB)
     assert r.status(0) == ResultStatus.SUCCESS
-    assert r.status(1) == ResultStatus.OPERATION_FAILED and r.reason(1) == NOT_FOUND
+    assert r.status(1) == ResultStatus.OPERATION_FAILED and r.reason(1) == not_found(version)
     # Bob's placeholder is his own key, and only that.
     batch = request(version, (Operation.CREATE, [enum("Object Type", 2), mask]), (Operation.GET, []))
     r = call(executor, batch, BOB)
@@ -219,23 +216,25 @@ def test_grant_of_get_is_exactly_get(executor: Executor, version: tuple[int, int
             continue
         r = call(executor, data, BOB)
         assert r.status() == ResultStatus.OPERATION_FAILED, name
-        expected = ResultReason.PERMISSION_DENIED if name in ("grant", "revoke_access", "list_access") else NOT_FOUND
+        expected = (
+            ResultReason.PERMISSION_DENIED if name in ("grant", "revoke_access", "list_access") else not_found(version)
+        )
         assert r.reason() == expected, (name, r.reason(), r.message())
     # Carol still sees nothing.
-    assert uid_op(executor, version, Operation.GET, uid, CAROL).reason() == NOT_FOUND
+    assert uid_op(executor, version, Operation.GET, uid, CAROL).reason() == not_found(version)
 
 
 def test_each_right_alone(executor: Executor) -> None:
     v = (2, 1)
     uid = create_aes(executor, v, peer=ALICE)
     ok(grant(executor, uid, "bob", "activate"))
-    assert uid_op(executor, v, Operation.GET, uid, BOB).reason() == NOT_FOUND
+    assert uid_op(executor, v, Operation.GET, uid, BOB).reason() == not_found(v)
     ok(uid_op(executor, v, Operation.ACTIVATE, uid, BOB))
     reason = s("Revocation Reason", enum("Revocation Reason Code", RevocationReasonCode.CESSATION_OF_OPERATION))
-    assert uid_op(executor, v, Operation.REVOKE, uid, BOB, reason).reason() == NOT_FOUND
+    assert uid_op(executor, v, Operation.REVOKE, uid, BOB, reason).reason() == not_found(v)
     ok(grant(executor, uid, "bob", "revoke"))
     ok(uid_op(executor, v, Operation.REVOKE, uid, BOB, reason))
-    assert uid_op(executor, v, Operation.DESTROY, uid, BOB).reason() == NOT_FOUND
+    assert uid_op(executor, v, Operation.DESTROY, uid, BOB).reason() == not_found(v)
     ok(grant(executor, uid, "bob", "destroy"))
     ok(uid_op(executor, v, Operation.DESTROY, uid, BOB))
 
@@ -246,11 +245,11 @@ def test_wildcard_grants(executor: Executor) -> None:
     ok(grant(executor, uid, "*", "get"))
     for peer in (BOB, CAROL, Peer(identity="someone-new", address="x")):
         assert ok(uid_op(executor, v, Operation.GET, uid, peer))
-        assert uid_op(executor, v, Operation.DESTROY, uid, peer).reason() == NOT_FOUND
+        assert uid_op(executor, v, Operation.DESTROY, uid, peer).reason() == not_found(v)
     ok(grant(executor, uid, "bob", "get_attributes"))
     ok(revoke_access(executor, uid, "*", "get"))
-    assert uid_op(executor, v, Operation.GET, uid, CAROL).reason() == NOT_FOUND
-    assert uid_op(executor, v, Operation.GET, uid, BOB).reason() == NOT_FOUND
+    assert uid_op(executor, v, Operation.GET, uid, CAROL).reason() == not_found(v)
+    assert uid_op(executor, v, Operation.GET, uid, BOB).reason() == not_found(v)
     ok(uid_op(executor, v, Operation.GET_ATTRIBUTES, uid, BOB))  # his own grant stays
     # A grant to a user literally named "*" is only the wildcard; "**" or "" are not.
     assert grant(executor, uid, "", "get").reason() == ResultReason.INVALID_FIELD
@@ -259,13 +258,13 @@ def test_wildcard_grants(executor: Executor) -> None:
 def test_only_the_owner_manages_grants(executor: Executor) -> None:
     v = (2, 1)
     uid = create_aes(executor, v, peer=ALICE)
-    assert grant(executor, uid, "bob", "get", peer=BOB).reason() == NOT_FOUND  # no right: not even there
+    assert grant(executor, uid, "bob", "get", peer=BOB).reason() == not_found((2, 1))  # no right: not even there
     ok(grant(executor, uid, "bob", "get"))
     r = grant(executor, uid, "carol", "get", peer=BOB)
     assert r.reason() == ResultReason.PERMISSION_DENIED
     assert grant(executor, uid, "bob", "destroy", peer=BOB).reason() == ResultReason.PERMISSION_DENIED
     assert revoke_access(executor, uid, "alice", "get", peer=BOB).reason() == ResultReason.PERMISSION_DENIED
-    assert uid_op(executor, v, Operation.DESTROY, uid, BOB).reason() == NOT_FOUND
+    assert uid_op(executor, v, Operation.DESTROY, uid, BOB).reason() == not_found(v)
     assert uid_op(executor, v, AccessOperation.LIST_ACCESS, uid, BOB).reason() == ResultReason.PERMISSION_DENIED
     # The owner's view.
     ok(grant(executor, uid, "*", "locate"))
@@ -280,7 +279,7 @@ def test_only_the_owner_manages_grants(executor: Executor) -> None:
     assert grant(executor, uid, "bob", "steal").reason() == ResultReason.INVALID_FIELD
     assert grant(executor, uid, "alice", "get").reason() == ResultReason.INVALID_FIELD
     assert grant(executor, uid, "bob").reason() == ResultReason.MISSING_DATA
-    assert grant(executor, str(uuid.uuid4()), "bob", "get").reason() == NOT_FOUND
+    assert grant(executor, str(uuid.uuid4()), "bob", "get").reason() == not_found((2, 1))
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: f"{v[0]}.{v[1]}")
@@ -308,8 +307,8 @@ def test_grant_in_a_batch_uses_the_placeholder(executor: Executor) -> None:
     ok(uid_op(executor, v, Operation.GET, uid, BOB))
 
 
-def test_privileged_users(store_path: Path) -> None:
-    store = open_store("sqlite", str(store_path))
+def test_privileged_users(executor_store: Store) -> None:
+    store = executor_store
     try:
         ex = Executor(store, ExecutorSettings(access=AccessPolicy(frozenset({"alice"}))))
         for version in ((1, 0), (2, 1)):
@@ -334,7 +333,7 @@ def test_privileged_users(store_path: Path) -> None:
         store.close()
 
 
-def test_core_owned_and_obtained(executor: Executor, store_path: Path) -> None:
+def test_core_owned_and_obtained(executor: Executor) -> None:
     a1 = create_aes(executor, (2, 1), peer=ALICE)
     a2 = create_aes(executor, (2, 1), peer=ALICE)
     b1 = create_aes(executor, (2, 1), peer=BOB)
@@ -399,6 +398,14 @@ def _read(sock: ssl.SSLSocket, n: int) -> bytes:
     return buf
 
 
+def pykmip_not_found(version: kenums.KMIPVersion) -> kenums.ResultReason:
+    return (
+        kenums.ResultReason.OBJECT_NOT_FOUND
+        if version == kenums.KMIPVersion.KMIP_2_0
+        else kenums.ResultReason.ITEM_NOT_FOUND
+    )
+
+
 @pytest.mark.parametrize("version", [kenums.KMIPVersion.KMIP_1_2, kenums.KMIPVersion.KMIP_2_0], ids=["1.2", "2.0"])
 def test_pykmip_clients_see_only_their_own_objects_unless_granted(
     kmsd_server: RunningServer, version: kenums.KMIPVersion
@@ -409,7 +416,7 @@ def test_pykmip_clients_see_only_their_own_objects_unless_granted(
         for attempt in (bob.get, bob.activate, bob.destroy, lambda u: bob.get_attributes(u, ["State"])):
             with pytest.raises(KmipOperationFailure) as failure:
                 attempt(uid)
-            assert failure.value.reason == kenums.ResultReason.ITEM_NOT_FOUND
+            assert failure.value.reason == pykmip_not_found(version)
         assert uid not in bob.locate()
     granted = raw_call(
         kmsd_server,
@@ -422,7 +429,7 @@ def test_pykmip_clients_see_only_their_own_objects_unless_granted(
         assert uid in bob.locate()
         with pytest.raises(KmipOperationFailure) as failure:
             bob.destroy(uid)
-        assert failure.value.reason == kenums.ResultReason.ITEM_NOT_FOUND
+        assert failure.value.reason == pykmip_not_found(version)
     stolen = raw_call(
         kmsd_server,
         "bob-e2e",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from kmsd.kmip.enums import (
 from kmsd.kmip.enums import RecommendedCurve as Curve
 from kmsd.ops.executor import Executor, ExecutorSettings
 from kmsd.server.peer import Peer
-from kmsd.store.factory import open_store
+from kmsd.store import Store
 from ttlv import Item
 
 from .kmip_builders import Response, attributes, bstr, enum, integer, name_value, request, s, tag, text
@@ -49,20 +48,15 @@ TEMPLATES = {
 }
 
 
-def _executor(tmp_path: Path, policy: Policy) -> Iterator[Executor]:
-    store = open_store("sqlite", str(tmp_path / "kms.db"))
-    yield Executor(store, ExecutorSettings(policy=policy))
-    store.close()
+@pytest.fixture
+def executor(executor_store: Store) -> Executor:
+    """On every backend (``executor_store`` from tests/db_fixtures.py)."""
+    return Executor(executor_store, ExecutorSettings(policy=Policy()))
 
 
 @pytest.fixture
-def executor(tmp_path: Path) -> Iterator[Executor]:
-    yield from _executor(tmp_path, Policy())
-
-
-@pytest.fixture
-def non_fips(tmp_path: Path) -> Iterator[Executor]:
-    yield from _executor(tmp_path, Policy(non_fips=True))
+def non_fips(executor_store: Store) -> Executor:
+    return Executor(executor_store, ExecutorSettings(policy=Policy(non_fips=True)))
 
 
 def call(ex: Executor, version: tuple[int, int], *items: tuple[Operation, list[Item]]) -> Response:

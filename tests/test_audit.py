@@ -44,7 +44,7 @@ from kmsd.kmip.enums import (
 from kmsd.metrics.catalog import ServerMetrics
 from kmsd.ops.executor import Executor, ExecutorSettings
 from kmsd.server.peer import Peer
-from kmsd.store.factory import open_store
+from kmsd.store import Store
 
 from .auth_helpers import authentication, username_password
 from .kmip_builders import Response, attributes, bstr, enum, integer, name_value, request, s, text
@@ -449,15 +449,14 @@ def test_search(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def audited(tmp_path: Path) -> Iterator[tuple[Executor, AuditLogger, ServerMetrics, Path]]:
-    store = open_store("sqlite", str(tmp_path / "kms.db"))
+def audited(tmp_path: Path, executor_store: Store) -> Iterator[tuple[Executor, AuditLogger, ServerMetrics, Path]]:
+    store = executor_store  # on every backend (tests/db_fixtures.py)
     path = tmp_path / "audit" / "audit.jsonl"
     metrics = ServerMetrics()
     logger = AuditLogger([FileSink(path)], mac=MacSigner(KEY, 10), on_record=lambda _: metrics.audit_records.inc())
     executor = Executor(store, ExecutorSettings(observer=ServerObserver(logger, metrics)))
     yield executor, logger, metrics, path
     logger.close()
-    store.close()
 
 
 def call(ex: Executor, data: bytes, peer: Peer = ALICE) -> Response:
@@ -491,7 +490,7 @@ def test_one_record_per_item_with_the_facts(audited: tuple[Executor, AuditLogger
     assert create["object_ids"] == [uid] and create["object_types"] == ["Symmetric Key"]
     assert create["item"] == 0 and create["items"] == 1 and create["duration_ms"] >= 0
     assert get["object_ids"] == [uid] and get["object_types"] == ["Symmetric Key"]
-    assert missing["result"] == "failure" and missing["reason"] == "Item Not Found"
+    assert missing["result"] == "failure" and missing["reason"] == "Object Not Found"  # 2.x (1.x: Item Not Found)
     assert missing["object_ids"] == ["no-such-key"]
     assert len({create["request_id"], get["request_id"], missing["request_id"]}) == 3
 

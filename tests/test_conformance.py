@@ -27,6 +27,8 @@ from conformance.runner import run_all, run_path
 from conformance.transport import InProcessTransport, ServerProcess, TlsTransport
 from ttlv import Item
 
+from .db_fixtures import Database
+
 HERE = Path(__file__).parent
 OWN_CASES = HERE / "conformance_cases"
 OASIS = Path(__file__).parents[1].parent / "shared" / "kmip-testcases"
@@ -328,8 +330,10 @@ def test_expectations_give_the_four_statuses(tmp_path: Path) -> None:
 
 # -- the runner on our own files ------------------------------------------------------------
 @pytest.fixture
-def in_process() -> Iterator[InProcessTransport]:
-    transport = InProcessTransport(non_fips=True)
+def in_process(database: Database) -> Iterator[InProcessTransport]:
+    """On every backend (``database`` from tests/db_fixtures.py); SQLite as the CLI's default, a file per group."""
+    url = None if database.kind == "sqlite" else database.url
+    transport = InProcessTransport(non_fips=True, database_type=database.kind, database_url=url)
     yield transport
     transport.close()
 

@@ -1,4 +1,4 @@
-"""The message layer and handlers in process, against a real SQLite store.
+"""The message layer and handlers in process, against a real store (SQLite, PostgreSQL, MySQL).
 
 Every flow runs in a 1.x and a 2.x protocol version: the adapters must make
 the two look the same to the handlers, and each response must be in the
@@ -6,9 +6,6 @@ request's own version.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +27,7 @@ from kmsd.kmip.enums import (
 )
 from kmsd.ops.executor import Executor, ExecutorSettings
 from kmsd.server.peer import Peer
-from kmsd.store.factory import open_store
+from kmsd.store import Store
 
 from .kmip_builders import (
     Response,
@@ -53,10 +50,9 @@ BOB = Peer(identity="bob", address="127.0.0.1:2")
 
 
 @pytest.fixture
-def executor(tmp_path: Path) -> Iterator[Executor]:
-    store = open_store("sqlite", str(tmp_path / "kms.db"))
-    yield Executor(store, ExecutorSettings())
-    store.close()
+def executor(executor_store: Store) -> Executor:
+    """On every backend (``executor_store`` from tests/db_fixtures.py)."""
+    return Executor(executor_store, ExecutorSettings())
 
 
 def call(ex: Executor, data: bytes, peer: Peer = ALICE) -> Response:
@@ -156,7 +152,7 @@ def test_get_attributes_shape_per_version(executor: Executor, version: tuple[int
 def test_locate_filters_and_order(executor: Executor, version: tuple[int, int]) -> None:
     first = create_aes(executor, version, "alpha")
     second = create_aes(executor, version, "beta")
-    third = create_aes(executor, version, "alpha")
+    third = create_aes(executor, version, "gamma")
 
     def locate(*attrs: ttlv.Item, extra: tuple[ttlv.Item, ...] = ()) -> list[str]:
         if version >= V2:
@@ -168,7 +164,7 @@ def test_locate_filters_and_order(executor: Executor, version: tuple[int, int]) 
         assert r.status() == ResultStatus.SUCCESS, r.message()
         return [c.value for c in r.payload().find_all(tag("Unique Identifier"))]  # type: ignore[misc]
 
-    assert locate(name_value("alpha")) == [third, first]  # newest first
+    assert locate(name_value("alpha")) == [first]
     assert locate(name_value("beta")) == [second]
     assert locate(enum("Object Type", ObjectType.SYMMETRIC_KEY)) == [third, second, first]
     assert locate(extra=(integer("Maximum Items", 1),)) == [third]
@@ -186,10 +182,11 @@ def test_other_user_gets_item_not_found(executor: Executor, version: tuple[int, 
     uid = create_aes(executor, version)
     for op in (Operation.GET, Operation.GET_ATTRIBUTES, Operation.ACTIVATE, Operation.DESTROY):
         r = call(executor, request(version, (op, [text("Unique Identifier", uid)])), BOB)
+        not_found = ResultReason.OBJECT_NOT_FOUND if version >= V2 else ResultReason.ITEM_NOT_FOUND
         assert r.status() == ResultStatus.OPERATION_FAILED
-        assert r.reason() == ResultReason.ITEM_NOT_FOUND
+        assert r.reason() == not_found
     missing = call(executor, request(version, (Operation.GET, [text("Unique Identifier", "no-such-id")])), BOB)
-    assert missing.reason() == ResultReason.ITEM_NOT_FOUND
+    assert missing.reason() == not_found
     assert r.message() == f"object {uid} not found"
 
 
@@ -429,22 +426,94 @@ def test_custom_attributes_stored_and_returned(executor: Executor, version: tupl
 
 
 @pytest.mark.parametrize("version", [(1, 0), (1, 2)])
-def test_deprecated_operation_policy_name_and_template_names_accepted(
-    executor: Executor, version: tuple[int, int]
-) -> None:
+def test_templates_and_operation_policy_name(executor: Executor, version: tuple[int, int]) -> None:
     template = s(
-        "Template-Attribute",
-        s("Name", text("Name Value", "some-registered-template"), enum("Name Type", 1)),
+        "Template",
+        attribute_v1("Name", name_value("aes-template")),
         attribute_v1("Cryptographic Algorithm", enum("Cryptographic Algorithm", CryptographicAlgorithm.AES)),
         attribute_v1("Cryptographic Length", integer("Cryptographic Length", 128)),
-        attribute_v1("Operation Policy Name", text("Operation Policy Name", "default")),
+        attribute_v1("Object Group", text("Object Group", "from-template")),
     )
-    r = call(executor, request(version, (Operation.CREATE, [enum("Object Type", ObjectType.SYMMETRIC_KEY), template])))
+    r = call(
+        executor,
+        request(
+            version, (Operation.REGISTER, [enum("Object Type", ObjectType.TEMPLATE), s("Template-Attribute"), template])
+        ),
+    )
+    assert r.status() == ResultStatus.SUCCESS, r.message()
+    # A Create that names the template inherits its attributes (1.x, deprecated but still used).
+    uses_template = s(
+        "Template-Attribute",
+        s("Name", text("Name Value", "aes-template"), enum("Name Type", 1)),
+        attribute_v1("Operation Policy Name", text("Operation Policy Name", "default")),
+        attribute_v1("Name", name_value("made-from-template")),
+    )
+    r = call(
+        executor, request(version, (Operation.CREATE, [enum("Object Type", ObjectType.SYMMETRIC_KEY), uses_template]))
+    )
     assert r.status() == ResultStatus.SUCCESS, r.message()
     uid = r.get("Unique Identifier")
     r = call(executor, request(version, (Operation.GET_ATTRIBUTES, [text("Unique Identifier", uid)])))
+    assert _attribute_values(r, version, "Cryptographic Length") == [128]
+    assert _attribute_values(r, version, "Object Group") == ["from-template"]
     assert _attribute_values(r, version, "Operation Policy Name") == ["default"]
+    names = [a.get(tag("Name Value")) for a in _attribute_items(r, version, "Name")]
+    assert names == ["made-from-template"]  # the template's own Name stays with the template
     # A 2.x client never sees the attribute its version removed.
     r = call(executor, request((2, 0), (Operation.GET_ATTRIBUTES, [text("Unique Identifier", uid)])))
     assert r.status() == ResultStatus.SUCCESS
     assert all(i.tag != tag("Operation Policy Name") for i in r.item.walk())
+    # Naming a template that does not exist fails cleanly, and creates nothing.
+    missing_template = s("Template-Attribute", s("Name", text("Name Value", "no-such-template"), enum("Name Type", 1)))
+    r = call(
+        executor,
+        request(version, (Operation.CREATE, [enum("Object Type", ObjectType.SYMMETRIC_KEY), missing_template])),
+    )
+    assert r.reason() == ResultReason.ITEM_NOT_FOUND
+
+
+@pytest.mark.parametrize("version", [V1, V2])
+def test_names_are_unique(executor: Executor, version: tuple[int, int]) -> None:
+    non_unique = ResultReason.NON_UNIQUE_NAME_ATTRIBUTE if version >= V2 else ResultReason.INVALID_FIELD
+    uid = create_aes(executor, version, "only-once")
+    # An object never holds the same Name twice.
+    if version >= V2:
+        add = [text("Unique Identifier", uid), s("New Attribute", name_value("only-once"))]
+    else:
+        add = [text("Unique Identifier", uid), attribute_v1("Name", name_value("only-once"))]
+    assert call(executor, request(version, (Operation.ADD_ATTRIBUTE, add))).reason() == non_unique
+    # By default two objects may share a name: PyKMIP-based clients give every
+    # object of a type the same default name.
+    create_aes(executor, version, "only-once")
+
+    strict = Executor(executor.store, ExecutorSettings(unique_names=True))
+    attrs = attributes(
+        version,
+        enum("Cryptographic Algorithm", CryptographicAlgorithm.AES),
+        integer("Cryptographic Length", 128),
+        name_value("strict-name"),
+    )
+    create = request(version, (Operation.CREATE, [enum("Object Type", ObjectType.SYMMETRIC_KEY), attrs]))
+    first = call(strict, create)
+    assert first.status() == ResultStatus.SUCCESS, first.message()
+    assert call(strict, create).reason() == non_unique
+    # Uniqueness is checked among what the caller sees: never reveals another user's object.
+    assert call(strict, create, BOB).status() == ResultStatus.SUCCESS
+    # Once destroyed, the key no longer holds its name.
+    call(strict, request(version, (Operation.DESTROY, [text("Unique Identifier", first.get("Unique Identifier"))])))
+    assert call(strict, create).status() == ResultStatus.SUCCESS
+
+
+@pytest.mark.parametrize("version", [V1, V2])
+def test_get_clears_fresh(executor: Executor, version: tuple[int, int]) -> None:
+    uid = create_aes(executor, version)
+    fresh = [text("Unique Identifier", uid)]
+    fresh.append(enum("Attribute Reference", tag("Fresh")) if version >= V2 else text("Attribute Name", "Fresh"))
+    assert _attribute_values(call(executor, request(version, (Operation.GET_ATTRIBUTES, fresh))), version, "Fresh") == [
+        True
+    ]
+    r = call(executor, request(version, (Operation.GET, [text("Unique Identifier", uid)])))
+    assert r.status() == ResultStatus.SUCCESS
+    assert _attribute_values(call(executor, request(version, (Operation.GET_ATTRIBUTES, fresh))), version, "Fresh") == [
+        False
+    ]

@@ -616,7 +616,11 @@ def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
     pytest.importorskip("kmsd.kmip.app", reason="the KMIP message processor is not built yet")
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
-        [*kmsd_command(), "serve", "--data-dir", str(data_dir), "--bind", HOST, "--kmip-port", "0"],
+        [
+            *kmsd_command(),
+            *("serve", "--data-dir", str(data_dir), "--bind", HOST, "--kmip-port", "0"),
+            *("--http-bind", HOST, "--http-port", "0"),
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

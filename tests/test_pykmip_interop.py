@@ -67,7 +67,8 @@ def test_symmetric_key_lifecycle(kmsd_server: RunningServer, version: enums.KMIP
 def test_register_and_get(kmsd_server: RunningServer, version: enums.KMIPVersion) -> None:
     material = bytes(range(16))
     with client(kmsd_server, version) as c:
-        uid = c.register(objects.SymmetricKey(enums.CryptographicAlgorithm.AES, 128, material, name="registered"))
+        key = objects.SymmetricKey(enums.CryptographicAlgorithm.AES, 128, material, name=f"registered-{version.name}")
+        uid = c.register(key)
         got = c.get(uid)
         assert got.value == material and got.cryptographic_length == 128
 
@@ -83,7 +84,7 @@ def test_register_and_get(kmsd_server: RunningServer, version: enums.KMIPVersion
 def test_users_see_only_their_own_objects(kmsd_server: RunningServer) -> None:
     version = enums.KMIPVersion.KMIP_1_2
     with client(kmsd_server, version) as admin:
-        uid = admin.create(enums.CryptographicAlgorithm.AES, 128, name="admins-key")
+        uid = admin.create(enums.CryptographicAlgorithm.AES, 128)
     with client(kmsd_server, version, user="bob") as bob:
         with pytest.raises(KmipOperationFailure) as failure:
             bob.get(uid)

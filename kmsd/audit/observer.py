@@ -45,7 +45,7 @@ RESULT_NAMES = {
 }
 NOT_EXECUTED = "not_executed"
 _ID_TAGS: tuple[int, ...] = ()
-_DENIAL_REASONS = (ResultReason.ITEM_NOT_FOUND, ResultReason.PERMISSION_DENIED)
+_DENIAL_REASONS = (ResultReason.ITEM_NOT_FOUND, ResultReason.OBJECT_NOT_FOUND, ResultReason.PERMISSION_DENIED)
 
 
 def _id_tags() -> tuple[int, ...]:

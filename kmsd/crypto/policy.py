@@ -30,6 +30,7 @@ NON_FIPS_SYMMETRIC: dict[int, frozenset[int] | None] = {
     Alg.CHACHA20: frozenset({256}),
     Alg.CHACHA20POLY1305: frozenset({256}),
     Alg.CAMELLIA: frozenset({128, 192, 256}),
+    Alg.SKIPJACK: frozenset({80}),
 }
 MIN_HMAC_BITS = 112
 

@@ -35,9 +35,13 @@ _TEMPLATE_TAGS = {
 
 
 def _template_to_attributes(template: Item, version: Version) -> Item:
-    """Template-Attribute -> Attributes.  Named templates (deprecated) are
-    accepted and ignored: the referenced template's attributes do not apply."""
+    """Template-Attribute -> Attributes.  The Names in it reference registered
+    Template objects: they travel as one ``Template`` marker that the handler
+    resolves (kmsd.ops.templates)."""
     converted = []
+    names = tuple(child for child in template.children if child.tag == tags.Name)
+    if names:
+        converted.append(Item(tags.Template, ItemType.STRUCTURE, names))
     for child in template.children:
         if child.tag == tags.Attribute:
             item, _ = A.from_v1(child, version)
@@ -160,7 +164,7 @@ def _lower_get_attribute_list(payload: Item, version: Version) -> Item:
             continue
         if c.type is ItemType.ENUMERATION and isinstance(c.value, int):
             entry = REGISTRY.tags.by_value(c.value, version)
-            if entry is None or not entry.defined_in(version):
+            if entry is None or not entry.defined_in(version) or not A.attribute_defined(entry.name, version):
                 continue
             name = entry.name
         else:
@@ -202,7 +206,19 @@ def _lower_attributes_in_payload(payload: Item, version: Version) -> Item:
     return Item(payload.tag, payload.type, tuple(children))
 
 
+def _lower_encrypt(payload: Item, version: Version) -> Item:
+    """KMIP 1.2/1.3 have no Authenticated Encryption Tag field: the tag follows the ciphertext."""
+    tag = payload.get(tags.AuthenticatedEncryptionTag)
+    if version >= (1, 4) or not isinstance(tag, bytes):
+        return payload
+    data = payload.get(tags.Data)
+    joined = Item(tags.Data, ItemType.BYTE_STRING, (data if isinstance(data, bytes) else b"") + tag)
+    children = [c for c in payload.children if c.tag not in (tags.Data, tags.AuthenticatedEncryptionTag)]
+    return Item(payload.tag, payload.type, (*children[:1], joined, *children[1:]))
+
+
 _LOWER: dict[int, Adapter] = {
+    Operation.ENCRYPT: _lower_encrypt,
     Operation.GET_ATTRIBUTES: _lower_get_attributes,
     Operation.GET_ATTRIBUTE_LIST: _lower_get_attribute_list,
     Operation.ADD_ATTRIBUTE: _lower_changed_attribute,

@@ -27,6 +27,7 @@ def build_processor(
     max_size = getattr(config, "max_message_size", None) or ttlv.DEFAULT_LIMITS.max_size
     settings = ExecutorSettings(
         policy=Policy(non_fips=bool(getattr(config, "non_fips", False))),
+        unique_names=bool(getattr(config, "unique_names", False)),
         info=ServerInfo(version=__version__),
         # Callers are identified by kmsd.auth (certificate, credentials, --insecure).
         default_user=None,

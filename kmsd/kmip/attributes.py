@@ -25,6 +25,16 @@ from .errors import KmipError, invalid_field
 CUSTOM_PREFIXES = ("x-", "y-")
 
 
+# Attributes whose tag is older than the attribute: KMIP 1.x has the Key
+# Format Type tag (in Key Blocks) but no Key Format Type attribute.
+ATTRIBUTE_SINCE: dict[str, Version] = {"Key Format Type": (2, 0)}
+
+
+def attribute_defined(name: str, version: Version) -> bool:
+    since = ATTRIBUTE_SINCE.get(name)
+    return since is None or version >= since
+
+
 def retag(item: Item, tag: int) -> Item:
     return Item(tag, item.type, item.value)
 
@@ -85,7 +95,7 @@ def to_v1(item: Item, version: Version, index: int | None = None) -> Item | None
             return None
     else:
         entry = REGISTRY.tags.by_value(item.tag, version)
-        if entry is None or not entry.defined_in(version):
+        if entry is None or not entry.defined_in(version) or not attribute_defined(entry.name, version):
             return None
         name, value = entry.name, retag(item, tags.AttributeValue)
     children = [Item(tags.AttributeName, ItemType.TEXT_STRING, name)]

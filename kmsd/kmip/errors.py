@@ -19,7 +19,8 @@ class KmipError(Exception):
 
 def not_found(uid: str | None = None) -> KmipError:
     # Identical for "missing" and "not yours", so identifiers cannot be probed.
-    return KmipError(ResultReason.ITEM_NOT_FOUND, f"object {uid} not found" if uid else "object not found")
+    # 2.x names this Object Not Found; the executor maps it to 1.x Item Not Found.
+    return KmipError(ResultReason.OBJECT_NOT_FOUND, f"object {uid} not found" if uid else "object not found")
 
 
 def invalid_field(message: str) -> KmipError:

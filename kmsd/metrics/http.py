@@ -23,6 +23,16 @@ from dataclasses import dataclass
 import h11
 import trio
 
+from kmsd.http.wire import (
+    HttpError,
+    ReadLimits,
+    Request,
+    Response,
+    can_send_error,
+    read_request,
+    send_refusal,
+    send_response,
+)
 from kmsd.store.base import Store
 
 from .registry import CONTENT_TYPE
@@ -38,6 +48,7 @@ MAX_CONNECTIONS = 32
 RECEIVE_SIZE = 16384
 #: Requests have no body worth reading; headers bigger than this are refused by h11.
 MAX_HEADERS = 16384
+_LIMITS = ReadLimits(max_body=MAX_HEADERS, header_timeout=READ_TIMEOUT, body_timeout=READ_TIMEOUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,38 +102,26 @@ class MetricsServer:
             await trio.aclose_forcefully(stream)
 
     async def _converse(self, stream: trio.SocketStream) -> None:
+        # The one h11 loop of the code base (kmsd.http.wire): limits, timeouts, security headers.
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADERS)
         while True:
-            event = await self._next_event(conn, stream)
-            if isinstance(event, h11.ConnectionClosed):
+            try:
+                request = await read_request(conn, stream, _LIMITS, idle_deadline=trio.current_time() + READ_TIMEOUT)
+            except HttpError as exc:
+                if can_send_error(conn):
+                    await send_refusal(conn, stream, exc.response(), tls=False)
                 return
-            if not isinstance(event, h11.Request):
+            if request is None:
                 return
-            # Drain the (unexpected) body so the connection can be reused.
-            while not isinstance(ev := await self._next_event(conn, stream), h11.EndOfMessage):
-                if isinstance(ev, h11.ConnectionClosed):
-                    return
-            status, content_type, body = await self._respond(event)
-            headers = [("content-type", content_type), ("content-length", str(len(body)))]
-            await stream.send_all(conn.send(h11.Response(status_code=status, headers=headers)) or b"")
-            await stream.send_all(conn.send(h11.Data(data=body)) or b"")
-            await stream.send_all(conn.send(h11.EndOfMessage()) or b"")
+            status, content_type, body = await self._respond(request)
+            await send_response(conn, stream, Response(status, body, content_type), tls=False)
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
 
-    async def _next_event(self, conn: h11.Connection, stream: trio.SocketStream) -> object:
-        while True:
-            event = conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            with trio.fail_after(READ_TIMEOUT):
-                data = await stream.receive_some(RECEIVE_SIZE)
-            conn.receive_data(data)
-
-    async def _respond(self, request: h11.Request) -> tuple[int, str, bytes]:
-        target = request.target.decode("ascii", "replace").split("?", 1)[0]
-        if request.method != b"GET":
+    async def _respond(self, request: Request) -> tuple[int, str, bytes]:
+        target = request.path
+        if request.method != "GET":
             return 405, "text/plain; charset=utf-8", b"method not allowed\n"
         if target == "/metrics":
             text = await trio.to_thread.run_sync(self._endpoints.render_metrics)

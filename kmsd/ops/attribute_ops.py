@@ -13,6 +13,7 @@ from ttlv import Item, ItemType
 from . import objects
 from .attribute_rules import read_only, rule_for
 from .context import Context
+from .newobject import check_unique_names
 from .registry import handler
 
 
@@ -92,6 +93,7 @@ def add_attribute(ctx: Context, payload: Item) -> Item:
     if existing and not rule.multi:
         raise KmipError(ResultReason.ATTRIBUTE_SINGLE_VALUED, f"attribute {key} allows one instance only")
     _check_date_change(mo, item)
+    check_unique_names(ctx, (item,), held=mo.attrs)
     mo.attrs = (*mo.attrs, item)
     objects.apply_time_transitions(mo, ctx.now)
     objects.save(ctx, mo)
@@ -125,6 +127,7 @@ def modify_attribute(ctx: Context, payload: Item) -> Item:
     if not rule_for(item).modify:
         raise read_only(item)
     _check_date_change(mo, item)
+    check_unique_names(ctx, (item,), exclude=uid)
     key = A.attribute_key(item)
     current_wrapper = payload.find(tags.CurrentAttribute)
     current = current_wrapper.children[0] if current_wrapper and current_wrapper.children else None

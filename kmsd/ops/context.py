@@ -16,6 +16,12 @@ class ServerInfo:
     version: str = "0.1.0"
 
 
+class NeedsWrite(Exception):
+    """Raised by a write inside a read-only transaction: the executor reruns
+    the batch in a write transaction.  Lets mostly-read operations (Get, which
+    clears Fresh the first time only) keep the read-only fast path."""
+
+
 @dataclass(slots=True)
 class Context:
     user: str
@@ -27,3 +33,6 @@ class Context:
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     # Protocol version of the request: only Discover Versions/Query may look.
     version: tuple[int, int] = (2, 1)
+    readonly: bool = False
+    # Enforce Name uniqueness across objects (--unique-names), not only per object.
+    unique_names: bool = False

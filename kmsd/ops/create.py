@@ -8,7 +8,7 @@ from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason, 
 from kmsd.kmip.errors import KmipError, missing
 from ttlv import Item, ItemType
 
-from . import objects
+from . import objects, templates
 from .context import Context
 from .newobject import initial_attributes, object_item, require_type
 from .registry import handler
@@ -23,7 +23,7 @@ def create(ctx: Context, payload: Item) -> Item:
             f"Create makes symmetric keys; use Create Key Pair or Register for {object_type.name}",
         )
     requested = payload.find(tags.Attributes)
-    attrs = requested.children if requested else ()
+    attrs = templates.expand(ctx, requested.children if requested else ())
     algorithm = _single_int(attrs, tags.CryptographicAlgorithm, "Cryptographic Algorithm")
     length = _single_int(attrs, tags.CryptographicLength, "Cryptographic Length")
     ctx.policy.check_symmetric(algorithm, length)
@@ -36,7 +36,7 @@ def create(ctx: Context, payload: Item) -> Item:
         obj=object_item(object_type, material, KeyFormatType.RAW, algorithm, length),
         attrs=(),
     )
-    mo.attrs = initial_attributes(ctx, attrs, material)
+    mo.attrs = initial_attributes(ctx, attrs, material, generated=True)
     objects.apply_time_transitions(mo, ctx.now)
     objects.insert(ctx, mo)
     ctx.id_placeholder = mo.uid

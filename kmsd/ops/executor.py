@@ -40,7 +40,7 @@ from kmsd.server.peer import Peer
 from kmsd.store.base import Store, StoreError
 from ttlv import REGISTRY, Item, Version
 
-from .context import Context, ServerInfo
+from .context import Context, NeedsWrite, ServerInfo
 from .observe import BatchObserver, BatchTrace
 from .registry import HANDLERS, load_all
 
@@ -50,6 +50,8 @@ R = ResultReason
 # Reasons a version lacks -> the one it has (checked in order of preference).
 REASON_FALLBACKS: dict[int, tuple[int, ...]] = {
     R.WRONG_KEY_LIFECYCLE_STATE: (R.PERMISSION_DENIED,),
+    R.OBJECT_NOT_FOUND: (R.ITEM_NOT_FOUND,),
+    R.NON_UNIQUE_NAME_ATTRIBUTE: (R.INVALID_FIELD,),
     R.ATTRIBUTE_READ_ONLY: (R.PERMISSION_DENIED,),
     R.ATTRIBUTE_SINGLE_VALUED: (R.INVALID_FIELD,),
     R.MULTI_VALUED_ATTRIBUTE: (R.INVALID_FIELD,),
@@ -59,6 +61,9 @@ REASON_FALLBACKS: dict[int, tuple[int, ...]] = {
     R.ILLEGAL_OBJECT_TYPE: (R.INVALID_FIELD,),
     R.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK: (R.PERMISSION_DENIED,),
     R.INDEX_OUT_OF_BOUNDS: (R.ATTRIBUTE_INSTANCE_NOT_FOUND,),
+    R.INVALID_OBJECT_TYPE: (R.INVALID_FIELD,),
+    R.INVALID_CORRELATION_VALUE: (R.INVALID_FIELD,),
+    R.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS: (R.INVALID_FIELD,),
 }
 
 
@@ -88,6 +93,8 @@ class ExecutorSettings:
     authenticator: Authenticator | None = None
     # Who may create objects (--privileged-users).
     access: AccessPolicy = field(default_factory=AccessPolicy)
+    # Names unique across the objects a caller sees, not only per object.
+    unique_names: bool = False
 
 
 class Executor:
@@ -171,13 +178,29 @@ class Executor:
         if header.asynchronous == AsynchronousIndicator.MANDATORY:
             refused = KmipError(R.FEATURE_NOT_SUPPORTED, "asynchronous processing is not supported")
             return [self._failure(bi.operation, bi.unique_id, refused, version) for bi in request.items]
-        # Batches of read-only operations take a snapshot instead of the write lock.
+        # Batches of read-only operations take a snapshot instead of the write
+        # lock; one that turns out to write (NeedsWrite) is run again as a writer.
         readonly = not any((reg := HANDLERS.get(bi.operation)) is None or reg.writes for bi in request.items)
         try:
-            with self.store.transaction(readonly=readonly) as tx:
-                tx = trace.wrap(tx) if trace is not None else tx
-                ctx = Context(user=user, tx=tx, policy=self.settings.policy, info=self.settings.info, version=version)
-                return self._run_batch(ctx, request, trace)
+            for attempt_readonly in (True, False) if readonly else (False,):
+                if trace is not None:
+                    trace.items.clear()
+                try:
+                    with self.store.transaction(readonly=attempt_readonly) as tx:
+                        tx = trace.wrap(tx) if trace is not None else tx
+                        ctx = Context(
+                            user=user,
+                            tx=tx,
+                            policy=self.settings.policy,
+                            info=self.settings.info,
+                            version=version,
+                            readonly=attempt_readonly,
+                            unique_names=self.settings.unique_names,
+                        )
+                        return self._run_batch(ctx, request, trace)
+                except NeedsWrite:
+                    continue
+            raise StoreError("a write was attempted in a write transaction's read-only retry")  # unreachable
         except StoreError as exc:
             log.error("store failure: %s", exc)
             if trace is not None:
@@ -205,7 +228,7 @@ class Executor:
                 failure = self._failure(bi.operation, bi.unique_id, exc, version)
             except ttlv.TTLVError as exc:
                 failure = self._failure(bi.operation, bi.unique_id, KmipError(R.INVALID_FIELD, str(exc)), version)
-            except StoreError:
+            except (StoreError, NeedsWrite):
                 raise
             except Exception:
                 # A bug, not the client's fault: log it, never show it.
@@ -221,7 +244,7 @@ class Executor:
                 ctx.tx.rollback_to(start)
                 for r in results[:-1]:
                     if r.status == ResultStatus.SUCCESS:
-                        r.status, r.payload = ResultStatus.OPERATION_UNDONE, None
+                        r.status = ResultStatus.OPERATION_UNDONE  # the payload says what was undone
             break
         return results
 

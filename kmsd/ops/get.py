@@ -26,6 +26,10 @@ def get(ctx: Context, payload: Item) -> Item:
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "key wrapping is not supported yet")
     if payload.find(tags.KeyCompressionType) is not None and mo.object_type != ObjectType.SYMMETRIC_KEY:
         raise KmipError(ResultReason.KEY_COMPRESSION_TYPE_NOT_SUPPORTED, "key compression is not supported")
+    if mo.get(tags.Fresh) is True:
+        # Fresh: "has not yet been retrieved by a client" (cleared on first Get).
+        mo.set_attr(tags.Fresh, Item(tags.Fresh, ItemType.BOOLEAN, False))
+        objects.save(ctx, mo, touch=False)
     obj = mo.obj
     wanted = payload.get(tags.KeyFormatType)
     if isinstance(wanted, int):

@@ -77,7 +77,8 @@ def create_key_pair(ctx: Context, payload: Item) -> Item:
             attrs=(),
         )
         client = key_attributes(attrs, algorithm, spec.bits)
-        mo.attrs = (*initial_attributes(ctx, client, None), digest(material, fmt), link(link_type, other))
+        server_set = (digest(material, fmt), link(link_type, other))
+        mo.attrs = (*initial_attributes(ctx, client, None, generated=True), *server_set)
         objects.apply_time_transitions(mo, ctx.now)
         objects.insert(ctx, mo)
     ctx.id_placeholder = uids[0]

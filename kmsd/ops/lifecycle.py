@@ -124,7 +124,7 @@ def recover(ctx: Context, payload: Item) -> Item:
 
 @handler(Operation.CHECK)
 def check(ctx: Context, payload: Item) -> Item:
-    """Check: would the object be usable as described?  Echoes what it checked."""
+    """Check: would the object be usable as described?"""
     uid = objects.request_uid(ctx, payload)
     mo = objects.load(ctx, uid, "get")
     mask = payload.get(tags.CryptographicUsageMask)
@@ -135,11 +135,5 @@ def check(ctx: Context, payload: Item) -> Item:
     if mo.object_type != ObjectType.OPAQUE_OBJECT and mo.state not in (State.ACTIVE, State.PRE_ACTIVE):
         raise KmipError(ResultReason.WRONG_KEY_LIFECYCLE_STATE, f"object is {mo.state.name}")
     ctx.id_placeholder = uid
-    echoed = tuple(
-        c for c in payload.children if c.tag in (tags.UsageLimitsCount, tags.CryptographicUsageMask, tags.LeaseTime)
-    )
-    return Item(
-        tags.ResponsePayload,
-        ItemType.STRUCTURE,
-        (Item(tags.UniqueIdentifier, ItemType.TEXT_STRING, uid), *echoed),
-    )
+    # The checked fields are returned only when a check fails (spec, Check).
+    return _uid_payload(uid)

@@ -120,11 +120,12 @@ def locate(ctx: Context, payload: Item) -> Item:
     start = offset if isinstance(offset, int) else 0
     page = found[start : start + max_items] if isinstance(max_items, int) and max_items > 0 else found[start:]
     ctx.id_placeholder = page[0] if len(page) == 1 else None
+    # Located Items is optional; like the profiles' test cases, report it when
+    # the client pages through results (Maximum Items or Offset Items).
+    paging = max_items is not None or offset is not None
+    counted = (Item(tags.LocatedItems, ItemType.INTEGER, total),) if paging else ()
     return Item(
         tags.ResponsePayload,
         ItemType.STRUCTURE,
-        (
-            Item(tags.LocatedItems, ItemType.INTEGER, total),
-            *(Item(tags.UniqueIdentifier, ItemType.TEXT_STRING, uid) for uid in page),
-        ),
+        (*counted, *(Item(tags.UniqueIdentifier, ItemType.TEXT_STRING, uid) for uid in page)),
     )

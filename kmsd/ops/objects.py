@@ -13,6 +13,7 @@ missing one (Item Not Found), so identifiers cannot be probed.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,9 +27,9 @@ from kmsd.kmip.errors import KmipError, missing, not_found
 from kmsd.store.base import StoredObject
 from ttlv import Item, ItemType
 
-from .context import Context
+from .context import Context, NeedsWrite
 
-STATELESS_TYPES = frozenset({ObjectType.OPAQUE_OBJECT})
+STATELESS_TYPES = frozenset({ObjectType.OPAQUE_OBJECT, ObjectType.TEMPLATE})
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ class ManagedObject:
         ]
         if self.object_type not in STATELESS_TYPES:
             derived.append(Item(tags.State, ItemType.ENUMERATION, int(self.state)))
+        derived.append(Item(tags.ShortUniqueIdentifier, ItemType.BYTE_STRING, short_unique_identifier(self.uid)))
         return (*derived, *self.attrs)
 
     # -- persistence ---------------------------------------------------------------
@@ -103,6 +105,11 @@ def _decode_blob(blob: bytes) -> Item:
     return ttlv.decode(blob)
 
 
+def short_unique_identifier(uid: str) -> bytes:
+    """KMIP 2.x Short Unique Identifier: SHA-256 of the Unique Identifier."""
+    return hashlib.sha256(uid.encode()).digest()
+
+
 def new_uid() -> str:
     return str(uuid.uuid4())
 
@@ -138,12 +145,22 @@ def load(ctx: Context, uid: str, operation: str, *, for_update: bool = False) ->
 
 
 def insert(ctx: Context, mo: ManagedObject) -> None:
+    if ctx.readonly:
+        raise NeedsWrite
+    # The 2.x Key Format Type attribute: the format the key is kept in.  Stored
+    # (not derived from the key block) so that it outlives Destroy.
+    block = mo.obj.find(tags.KeyBlock) if mo.obj is not None else None
+    key_format = block.get(tags.KeyFormatType) if block is not None else None
+    if isinstance(key_format, int) and mo.get(tags.KeyFormatType) is None:
+        mo.attrs = (*mo.attrs, Item(tags.KeyFormatType, ItemType.ENUMERATION, key_format))
     stored = mo.to_stored()
     ctx.tx.insert(stored)
     mo.sequence = stored.sequence
 
 
 def save(ctx: Context, mo: ManagedObject, *, touch: bool = True) -> None:
+    if ctx.readonly:
+        raise NeedsWrite
     if touch:
         mo.set_date(tags.LastChangeDate, ctx.now)
     ctx.tx.update(mo.to_stored())

@@ -17,6 +17,7 @@ SUPPORTED_OBJECTS = (
     ObjectType.SYMMETRIC_KEY,
     ObjectType.SECRET_DATA,
     ObjectType.OPAQUE_OBJECT,
+    ObjectType.TEMPLATE,  # 1.x only: pruned from 2.x responses
     ObjectType.PUBLIC_KEY,
     ObjectType.PRIVATE_KEY,
     ObjectType.CERTIFICATE,
@@ -52,7 +53,7 @@ def query(ctx: Context, payload: Item) -> Item:
                 tags.CapabilityInformation,
                 ItemType.STRUCTURE,
                 (
-                    Item(tags.StreamingCapability, ItemType.BOOLEAN, False),
+                    Item(tags.StreamingCapability, ItemType.BOOLEAN, True),  # Init/Final Indicator: kmsd.ops.streams
                     Item(tags.AsynchronousCapability, ItemType.BOOLEAN, False),
                     Item(tags.AttestationCapability, ItemType.BOOLEAN, False),
                     Item(tags.BatchUndoCapability, ItemType.BOOLEAN, True),

@@ -7,7 +7,7 @@ from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason, 
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
-from . import asymkeys, objects
+from . import asymkeys, objects, templates
 from .context import Context
 from .keyblock import material_of
 from .newobject import KEY_OBJECTS, initial_attributes, object_item, object_tag, require_type
@@ -22,7 +22,7 @@ def register(ctx: Context, payload: Item) -> Item:
     if supplied is None or supplied.type is not ItemType.STRUCTURE:
         raise missing(f"the {object_type.name} object")
     requested = payload.find(tags.Attributes)
-    attrs = requested.children if requested else ()
+    attrs = templates.expand(ctx, requested.children if requested else ())
 
     material: bytes | None = None
     server_attrs: tuple[Item, ...] = ()  # set from the object itself (Digest of asymmetric keys …)
@@ -32,6 +32,11 @@ def register(ctx: Context, payload: Item) -> Item:
         obj, attrs, server_attrs = asymkeys.register_certificate(supplied, attrs)
     elif object_type in KEY_OBJECTS:
         obj, material, attrs = _key_object(ctx, object_type, supplied, attrs)
+    elif object_type == ObjectType.TEMPLATE:
+        # The template's Names identify it; its other attributes are its content.
+        obj = supplied
+        names, _ = templates.own_attributes(supplied, ctx.version)
+        attrs = (*attrs, *names)
     elif object_type == ObjectType.OPAQUE_OBJECT:
         if not isinstance(supplied.get(tags.OpaqueDataType), int) or not isinstance(
             supplied.get(tags.OpaqueDataValue), bytes
@@ -49,7 +54,10 @@ def register(ctx: Context, payload: Item) -> Item:
         state=State.PRE_ACTIVE,
         owner=ctx.user,
         obj=obj,
-        attrs=(*initial_attributes(ctx, attrs, material), *server_attrs),
+        attrs=(
+            *initial_attributes(ctx, attrs, material, cryptographic=object_type not in objects.STATELESS_TYPES),
+            *server_attrs,
+        ),
     )
     objects.apply_time_transitions(mo, ctx.now)
     objects.insert(ctx, mo)
@@ -79,7 +87,9 @@ def _key_object(
             raise invalid_field(f"Cryptographic Length {length} does not match {len(material) * 8}-bit key material")
         ctx.policy.check_symmetric(algorithm, length)
         attrs = _with_defaults(attrs, algorithm, length)
-        return object_item(object_type, material, KeyFormatType.RAW, algorithm, length), material, attrs
+        # Kept in the format it was registered in: a Get without a Key Format
+        # Type returns it as the client gave it.
+        return object_item(object_type, material, fmt, algorithm, length), material, attrs
     if object_type == ObjectType.SECRET_DATA:
         data_type = supplied.get(tags.SecretDataType)
         if not isinstance(data_type, int):

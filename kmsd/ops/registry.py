@@ -32,7 +32,7 @@ class Registered:
 HANDLERS: dict[int, Registered] = {}
 HANDLER_MODULES = (
     "access", "attribute_ops", "create", "discover", "get", "lifecycle", "locate", "misc", "query", "register",
-    "key_pair",
+    "key_pair", "crypto_ops",
 )  # fmt: skip
 
 

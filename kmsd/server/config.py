@@ -42,7 +42,7 @@ from ttlv.binary import DEFAULT_MAX_SIZE
 
 #: The IANA-registered KMIP port (KMIP spec, "Port Number").
 KMIP_PORT = 5696
-#: Cosmian's HTTP port, kept so its clients find us; the HTTP listener comes later.
+#: Cosmian's HTTP port, kept so its clients find us (kmsd.http).
 HTTP_PORT = 9998
 #: A server listens on every interface by default, like Cosmian and PyKMIP;
 #: access is guarded by mutual TLS, not by the bind address.
@@ -86,7 +86,7 @@ class ServerConfig:
     data_dir: Path = Path("kms-data")
     bind: str = DEFAULT_BIND
     kmip_port: int = KMIP_PORT
-    http_bind: str = DEFAULT_BIND
+    http_bind: str | None = None  # kmsd.http.service.http_bind: 0.0.0.0, or 127.0.0.1 under --insecure
     http_port: int = HTTP_PORT
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -98,6 +98,7 @@ class ServerConfig:
     client_identity: str = "cn"
     auth_mode: str = "any"
     insecure: bool = False
+    i_know: bool = False
     users_file: Path | None = None
     api_token_file: Path | None = None
     jwt_issuer_uri: tuple[str, ...] = ()
@@ -122,6 +123,7 @@ class ServerConfig:
     metrics_bind: str = METRICS_BIND
     metrics_port: int | None = None
     non_fips: bool = False
+    unique_names: bool = False
     config_file: Path | None = None
 
     SECRETS: ClassVar[frozenset[str]] = frozenset({"database_url"})
@@ -251,9 +253,18 @@ SETTINGS: tuple[Setting, ...] = (
         "KMIP (TTLV over TLS) port; 0 picks a free port (written to DATA_DIR/kmip.port).",
     ),
     Setting(
-        "http_bind", ("KMS_HTTP_BIND", "KMS_HOSTNAME"), click.STRING, "Address of the HTTP listener (not served yet)."
+        "http_bind",
+        ("KMS_HTTP_BIND", "KMS_HOSTNAME"),
+        click.STRING,
+        "Address of the HTTPS listener (KMIP over HTTP, Cosmian API, access management, web UI).",
+        show_default="0.0.0.0; 127.0.0.1 with --insecure",
     ),
-    Setting("http_port", ("KMS_HTTP_PORT", "KMS_PORT"), _PORT, "HTTP port (not served yet)."),
+    Setting(
+        "http_port",
+        ("KMS_HTTP_PORT", "KMS_PORT"),
+        _PORT,
+        "HTTPS port; 0 picks a free port (written to DATA_DIR/http.port).",
+    ),
     Setting(
         "tls_cert",
         ("KMS_TLS_CERT", "KMS_TLS_CERT_FILE"),
@@ -315,6 +326,13 @@ SETTINGS: tuple[Setting, ...] = (
         ("KMS_INSECURE",),
         click.BOOL,
         "Development only: no authentication, every caller is --default-username.",
+        flag=True,
+    ),
+    Setting(
+        "i_know",
+        ("KMS_I_KNOW",),
+        click.BOOL,
+        "With --insecure: allow the unauthenticated HTTP listener on a non-loopback address.",
         flag=True,
     ),
     Setting(
@@ -449,7 +467,15 @@ SETTINGS: tuple[Setting, ...] = (
         "non_fips",
         ("KMS_NON_FIPS",),
         click.BOOL,
-        "Allow algorithms outside FIPS 140-3 (used by the crypto policy to come).",
+        "Allow algorithms outside the FIPS-approved set (3DES, ChaCha20, Ed448, ...).",
+        flag=True,
+    ),
+    Setting(
+        "unique_names",
+        ("KMS_UNIQUE_NAMES",),
+        click.BOOL,
+        "Refuse a Name another visible object already holds (the KMIP rule; off by default because "
+        "PyKMIP-based clients give every object of a type the same default name).",
         flag=True,
     ),
 )

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 import trio
@@ -45,6 +45,9 @@ from kmsd.server.kmip_listener import KmipListener, ListenerSettings
 from kmsd.server.telemetry import Telemetry, build_telemetry
 from kmsd.server.tls import TlsConfigError, build_server_context
 from kmsd.store.base import Store
+
+if TYPE_CHECKING:
+    from kmsd.http.service import HttpService
 
 log = logging.getLogger("kmsd.serve")
 
@@ -91,7 +94,12 @@ def run_server(config: ServerConfig) -> None:
         store.close()
         raise
     try:
-        trio.run(partial(serve_async, telemetry=telemetry), config, tls, ssl_context, processor, store)
+        http = _http_service(config, tls, processor, store, authenticator, telemetry)
+    except BaseException:
+        store.close()
+        raise
+    try:
+        trio.run(partial(serve_async, telemetry=telemetry, http=http), config, tls, ssl_context, processor, store)
     except KeyboardInterrupt:
         log.warning("interrupted")
         raise SystemExit(130) from None
@@ -138,6 +146,20 @@ def _tls_context(tls: TlsFiles, require_client_cert: bool = True) -> ssl.SSLCont
         return build_server_context(tls.cert_chain, tls.key, tls.client_ca, require_client_cert=require_client_cert)
     except TlsConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _http_service(
+    config: ServerConfig,
+    tls: TlsFiles,
+    processor: MessageProcessor,
+    store: Store,
+    authenticator: Authenticator,
+    telemetry: Telemetry,
+) -> HttpService | None:
+    from kmsd.http.service import build_http_service
+
+    files = (tls.cert_chain, tls.key, tls.client_ca)
+    return build_http_service(config, *files, processor, store, authenticator, telemetry)
 
 
 def _store_factory() -> StoreFactory:
@@ -195,6 +217,7 @@ async def serve_async(
     *,
     handle_signals: bool = True,
     telemetry: Telemetry | None = None,
+    http: HttpService | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until a signal (or ``Running.listener.shutdown()``), then close the store."""
@@ -220,6 +243,8 @@ async def serve_async(
         try:
             if telemetry is not None:
                 await nursery.start(telemetry.serve_metrics)
+            if http is not None:
+                await nursery.start(http.serve)
             addresses = await nursery.start(listener.serve, config.bind, config.kmip_port)
             host, port = addresses[0]
             _write_port_file(config.port_file, port)
@@ -229,6 +254,8 @@ async def serve_async(
         finally:
             config.port_file.unlink(missing_ok=True)
             with trio.CancelScope(shield=True):
+                if http is not None:
+                    await http.stop()  # drain HTTP requests before the store closes
                 await trio.to_thread.run_sync(store.close)
                 if telemetry is not None:
                     await trio.to_thread.run_sync(telemetry.close)

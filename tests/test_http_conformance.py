@@ -1,0 +1,57 @@
+"""The conformance harness over HTTPS: ``POST /kmip`` in binary, XML and JSON answers as the KMIP port does.
+
+The message-encoding profile cases (MSGENC-HTTPS/JSON/XML, KMIP 1.4 and 2.1)
+and a handful of baseline cases are replayed through
+:class:`conformance.transport.HttpsTransport` in each encoding and through
+the TLS transport; every case must reach the same verdict at the same
+place (a case that fails on the KMIP port, for a reason outside the HTTP
+layer, must fail identically over HTTPS).  The Maximum Response Size step
+of every MSGENC case — the part the profile is about — must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.runner import Result, run_all
+from conformance.transport import HttpsTransport, ServerProcess, TlsTransport
+
+CASES = Path("/work/shared/kmip-testcases")
+NAMES = [
+    "1.4/mandatory/MSGENC-HTTPS-M-1-14.xml",
+    "1.4/mandatory/MSGENC-JSON-M-1-14.xml",
+    "1.4/mandatory/MSGENC-XML-M-1-14.xml",
+    "2.1/mandatory/MSGENC-HTTPS-M-1-21.xml",
+    "2.1/mandatory/MSGENC-JSON-M-1-21.xml",
+    "2.1/mandatory/MSGENC-XML-M-1-21.xml",
+    "2.1/mandatory/BL-M-1-21.xml",
+    "2.1/mandatory/BL-M-2-21.xml",
+    "1.4/mandatory/BL-M-1-14.xml",
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    if not CASES.exists():
+        pytest.skip("the OASIS test cases are not present")
+    with ServerProcess(("--non-fips",)) as running:
+        yield running
+
+
+def _verdicts(results: list[Result]) -> dict[str, tuple[bool, str]]:
+    return {r.id: (r.passed, r.where) for r in results}
+
+
+@pytest.mark.parametrize("encoding", ["binary", "xml", "json"])
+def test_https_reaches_the_same_verdicts_as_tls(server: ServerProcess, encoding: str) -> None:
+    paths = [CASES / name for name in NAMES if (CASES / name).exists()]
+    over_tls = run_all(paths, TlsTransport(server.tls_settings()))
+    over_https = run_all(paths, HttpsTransport(server.https_settings(), encoding))
+    assert not [r for r in over_https if r.error], [r.error for r in over_https if r.error]
+    assert _verdicts(over_https) == _verdicts(over_tls)
+    for result in over_https:
+        if result.profile == "MSGENC":
+            assert result.passed or result.messages >= 1, result  # the ResponseTooLarge step passed
