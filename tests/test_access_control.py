@@ -333,6 +333,67 @@ def test_privileged_users(executor_store: Store) -> None:
         store.close()
 
 
+def _create_and_register(ex: Executor, version: tuple[int, int], peer: Peer) -> tuple[Response, Response]:
+    attrs = attributes(version, enum("Cryptographic Algorithm", 3), integer("Cryptographic Length", 128))
+    created = call(ex, request(version, (Operation.CREATE, [enum("Object Type", 2), attrs])), peer)
+    key = s(
+        "Symmetric Key",
+        s("Key Block", enum("Key Format Type", 1), s("Key Value", bstr("Key Material", bytes(16))),
+          enum("Cryptographic Algorithm", 3), integer("Cryptographic Length", 128)),
+    )  # fmt: skip
+    registered = call(
+        ex, request(version, (Operation.REGISTER, [enum("Object Type", 2), attributes(version), key])), peer
+    )
+    return created, registered
+
+
+def _may_create(ex: Executor, peer: Peer) -> bool:
+    outcomes = {r.reason() for version in ((1, 0), (2, 1)) for r in _create_and_register(ex, version, peer)}
+    assert len(outcomes) == 1, outcomes  # all succeed or all are refused
+    (reason,) = outcomes
+    assert reason in (None, ResultReason.PERMISSION_DENIED), reason
+    return reason is None
+
+
+def test_privileged_users_grant_the_create_right(executor_store: Store) -> None:
+    """Unique Identifier ``*`` names the server: privileged users grant and revoke ``create`` on it."""
+    ex = Executor(executor_store, ExecutorSettings(access=AccessPolicy(frozenset({"alice"}))))
+    assert _may_create(ex, ALICE) and not _may_create(ex, BOB)
+    # Only a privileged user grants it, and only "create" is granted on "*".
+    assert grant(ex, access.SERVER, "bob", "create", peer=CAROL).reason() == ResultReason.PERMISSION_DENIED
+    assert grant(ex, access.SERVER, "bob", "get", peer=ALICE).reason() == ResultReason.INVALID_FIELD
+    assert grant(ex, access.SERVER, "bob", "create", "get", peer=ALICE).reason() == ResultReason.INVALID_FIELD
+    assert not _may_create(ex, BOB)
+    r = ok(grant(ex, access.SERVER, "bob", "create", peer=ALICE, version=(1, 0)))
+    assert r.get("Unique Identifier") == "*"
+    assert _may_create(ex, BOB) and not _may_create(ex, CAROL)
+    # What Bob makes is his.
+    bobs = create_aes(ex, (2, 1), peer=BOB)
+    ok(uid_op(ex, (2, 1), Operation.GET, bobs, BOB))
+    assert uid_op(ex, (2, 1), Operation.GET, bobs, ALICE).reason() == ResultReason.OBJECT_NOT_FOUND
+    # A grantee cannot pass the right on, nor take it away.
+    assert grant(ex, access.SERVER, "carol", "create", peer=BOB).reason() == ResultReason.PERMISSION_DENIED
+    assert revoke_access(ex, access.SERVER, "bob", "create", peer=BOB).reason() == ResultReason.PERMISSION_DENIED
+    assert not _may_create(ex, CAROL)
+    with executor_store.transaction(readonly=True) as tx:
+        assert tx.create_grants() == [("bob", "alice")]
+        assert access.create_access(tx, ex.settings.access) == access.CreateAccess(("alice",), (("bob", "alice"),))
+    ok(revoke_access(ex, access.SERVER, "bob", "create", peer=ALICE))
+    assert not _may_create(ex, BOB)
+    # "*": everyone, until revoked.
+    ok(grant(ex, access.SERVER, "*", "create", peer=ALICE))
+    assert _may_create(ex, BOB) and _may_create(ex, CAROL)
+    ok(revoke_access(ex, access.SERVER, "*", "create", peer=ALICE))
+    assert not _may_create(ex, BOB) and not _may_create(ex, CAROL)
+
+
+def test_create_right_is_not_granted_without_privileged_users(executor: Executor) -> None:
+    """Everyone may create already: granting on ``*`` is refused rather than stored for later."""
+    assert grant(executor, access.SERVER, "bob", "create").reason() == ResultReason.PERMISSION_DENIED
+    with executor.store.transaction(readonly=True) as tx:
+        assert tx.create_grants() == []
+
+
 def test_core_owned_and_obtained(executor: Executor) -> None:
     a1 = create_aes(executor, (2, 1), peer=ALICE)
     a2 = create_aes(executor, (2, 1), peer=ALICE)

@@ -424,6 +424,37 @@ def test_access_validation(alice: Client) -> None:
     assert alice.get("/access/privileged").json() == {"has_privileged_access": True}
 
 
+def test_privileged_users_grant_create(tmp_path: Path) -> None:
+    """--privileged-users over HTTPS: alice grants bob ``create`` on ``*`` (the server) and takes it back."""
+    tokens = write_token_file(tmp_path / "tokens.txt", {**TOKENS, "carol": "carol-secret-token-0123456789"})
+    running = start_server(
+        tmp_path / "data", "--non-fips", "--api-token-file", str(tokens), "--privileged-users", "alice"
+    )
+    try:
+        alice, bob = client(running, None, TOKENS["alice"]), client(running, None, TOKENS["bob"])
+        carol = client(running, None, "carol-secret-token-0123456789")
+        body = {"unique_identifier": "*", "user_id": "bob", "operation_types": ["create"]}
+        assert bob.get("/access/privileged").json() == {"has_privileged_access": False}
+        assert bob.get("/me").json()["may_create"] is False
+        assert carol.post_json("/access/grant", body).status == 403
+        assert alice.post_json("/access/grant", {**body, "operation_types": ["get"]}).status == 400
+        reply = alice.post_json("/access/grant", body)
+        assert reply.status == 200 and reply.json() == {"success": "Access for bob successfully added"}
+        assert bob.get("/access/privileged").json() == {"has_privileged_access": True}
+        assert bob.get("/me").json()["may_create"] is True
+        create_symmetric_key(bob)
+        assert bob.post_json("/access/grant", {**body, "user_id": "carol"}).status == 403  # not passed on
+        assert alice.get("/access/privileged").json() == {
+            "has_privileged_access": True,
+            "privileged_users": ["alice"],
+            "create_grants": [{"user_id": "bob", "granted_by": "alice"}],
+        }
+        assert alice.post_json("/access/revoke", body).status == 200
+        assert bob.get("/access/privileged").json() == {"has_privileged_access": False}
+    finally:
+        running.stop()
+
+
 def test_http_operations_are_audited(server: RunningServer, alice: Client, bob: Client) -> None:
     uid = create_symmetric_key(alice)
     alice.post_json("/access/grant", {"unique_identifier": uid, "user_id": "bob", "operation_types": ["get"]})

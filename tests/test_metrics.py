@@ -371,3 +371,24 @@ def test_zz_clean_shutdown_seals_the_chain(server: RunningServer) -> None:
     assert result.exit_code == 0, result.output
     assert f"chain holds over {len(records)} record(s)" in result.output
     assert "follow the last MAC" not in result.output
+
+
+def test_store_pool_usage_is_exported(tmp_path: Path) -> None:
+    """kmsd_store_connections follows the store's pool (read at scrape time)."""
+    from kmsd.metrics.catalog import ServerMetrics
+    from kmsd.store.factory import open_store
+
+    store = open_store("sqlite", str(tmp_path / "pool.db"))
+    try:
+        metrics = ServerMetrics()
+        metrics.refreshers.append(
+            lambda: [metrics.store_connections.set(v, state=k) for k, v in store.pool_stats().items()] and None
+        )
+        with store.transaction(readonly=True):
+            busy = metrics.render()
+        idle = metrics.render()
+    finally:
+        store.close()
+    assert 'kmsd_store_connections{state="in_use"} 1' in busy
+    assert 'kmsd_store_connections{state="in_use"} 0' in idle
+    assert 'kmsd_store_connections{state="idle"} 1' in idle

@@ -309,6 +309,32 @@ def test_grant_on_missing_object_is_a_conflict(store: Store) -> None:
         txn.grant("ghost", "bob", frozenset({"get"}))
 
 
+def test_create_grants(store: Store) -> None:
+    """The create right (--privileged-users): one row per user, granted again replaces the granter."""
+    with store.transaction(readonly=True) as txn:
+        assert txn.create_grants() == []
+    with store.transaction() as txn:
+        txn.grant_create("bob", "alice")
+        txn.grant_create("*", "alice")
+        txn.grant_create("Bob", "root")
+        txn.grant_create("bob", "root")  # again: one row, the latest granter
+        assert txn.create_grants() == [("*", "alice"), ("Bob", "root"), ("bob", "root")]
+    with store.transaction() as txn:
+        txn.revoke_create("bob")
+        txn.revoke_create("nobody")  # no-op
+    with store.transaction(readonly=True) as txn:
+        assert txn.create_grants() == [("*", "alice"), ("Bob", "root")]
+        with pytest.raises(StoreError):
+            txn.grant_create("carol", "alice")
+        with pytest.raises(StoreError):
+            txn.revoke_create("Bob")
+    with pytest.raises(RuntimeError), store.transaction() as txn:
+        txn.grant_create("dave", "alice")
+        raise RuntimeError("roll back")
+    with store.transaction(readonly=True) as txn:
+        assert txn.create_grants() == [("*", "alice"), ("Bob", "root")]
+
+
 # -- transactions ----------------------------------------------------------
 
 
@@ -603,3 +629,15 @@ def test_check_and_close(make_store: MakeStore) -> None:
     store.close()  # idempotent
     reopened = make_store()
     reopened.check()
+
+
+def test_pool_stats_follow_transactions(store: Store) -> None:
+    """The metrics' pool figures: a connection is in use exactly while a transaction holds it."""
+    before = store.pool_stats()
+    assert set(before) == {"idle", "in_use", "max"} and before["max"] >= 1
+    with store.transaction(readonly=True) as tx:
+        tx.get("no-such-object")
+        during = store.pool_stats()
+    after = store.pool_stats()
+    assert during["in_use"] == before["in_use"] + 1
+    assert after["in_use"] == before["in_use"]

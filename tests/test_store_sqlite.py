@@ -169,6 +169,29 @@ def test_older_database_is_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     conn.close()
 
 
+def test_version_1_database_upgrades_to_create_access(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database made before the create_access table (version 2) keeps its objects and gains the table."""
+    path = tmp_path / "kms.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+        old = SqliteStore(path)
+        assert old.schema_version == 1
+        insert(old, obj("a", names=("n",)))
+        old.close()
+    assert _versions(path) == [1]
+    upgraded = SqliteStore(path)
+    try:
+        assert upgraded.schema_version == 2
+        assert uids(upgraded, LocateFilter(name="n")) == ["a"]
+        with upgraded.transaction() as txn:
+            txn.grant_create("bob", "alice")
+        with upgraded.transaction(readonly=True) as txn:
+            assert txn.create_grants() == [("bob", "alice")]
+    finally:
+        upgraded.close()
+    assert _versions(path)[:2] == [1, 2]
+
+
 def test_failed_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "kms.db"
     SqliteStore(path).close()

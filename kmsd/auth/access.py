@@ -19,9 +19,16 @@ granting on it answers "not found"; one who holds some right already knows
 it exists and is told "only the owner may".
 
 Privileged users (``--privileged-users``): when the list is non-empty only
-those users may make new objects (Create, Create Key Pair, Register, Derive
-Key, Certify, Import …: :data:`CREATING_OPERATIONS`).  Re-Key stays a
-per-object right (``rekey``) of the object's owner or grantees.
+those users, and the users they grant the ``create`` right to, may make new
+objects (Create, Create Key Pair, Register, Derive Key, Certify, Import …:
+:data:`CREATING_OPERATIONS`).  Re-Key stays a per-object right (``rekey``)
+of the object's owner or grantees.  The create right is granted on the
+server rather than on an object: :func:`grant` and :func:`revoke` with the
+identifier ``*`` (:data:`SERVER`) and the single right ``create``.  Only a
+privileged user grants or revokes it (a grantee cannot pass it on), a grant
+to ``*`` lets everyone create, and the grants are rows of the store's
+``create_access`` table (user, granted by).  Without privileged users
+everyone may create and there is nothing to grant.
 
 This module is the one implementation: the KMIP extension operations
 (:mod:`kmsd.ops.access`) and the HTTP ``/access/*`` endpoints call it with
@@ -38,6 +45,8 @@ from kmsd.kmip.enums import Operation
 from kmsd.store.base import Grant, LocateFilter, StoredObject, Transaction
 
 EVERYONE = "*"
+#: The Unique Identifier that names the server itself, for the ``create`` right.
+SERVER = "*"
 
 #: Operation names a grant may hold (the seed's list, extended for this server's operations).
 OPERATION_NAMES = frozenset(
@@ -96,12 +105,22 @@ class InvalidRequest(AccessError):
     """A user or operation name is malformed or unknown."""
 
 
+class NotPrivileged(AccessError):
+    """Only a privileged user (``--privileged-users``) manages the create right."""
+
+
 @dataclass(frozen=True, slots=True)
 class AccessPolicy:
     privileged_users: frozenset[str] = field(default_factory=frozenset)
 
-    def may_create(self, user: str) -> bool:
-        return not self.privileged_users or user in self.privileged_users
+    def is_privileged(self, user: str) -> bool:
+        return user in self.privileged_users
+
+    def may_create(self, tx: Transaction, user: str) -> bool:
+        """No privileged users configured, ``user`` is one, or one granted ``user`` (or ``*``) create."""
+        if not self.privileged_users or user in self.privileged_users:
+            return True
+        return any(grantee in (user, EVERYONE) for grantee, _ in tx.create_grants())
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +168,37 @@ def _owned(tx: Transaction, caller: str, uid: str, *, for_update: bool) -> Store
     return stored
 
 
-def grant(tx: Transaction, caller: str, uid: str, user: str, operations: Iterable[str]) -> frozenset[str]:
-    """Give ``user`` (or ``*``) the ``operations`` on ``uid``; returns the normalized names."""
+def _server_right(policy: AccessPolicy | None, caller: str, ops: frozenset[str]) -> None:
+    """Checks for a grant or revocation on :data:`SERVER`: only ``create``, only by a privileged user."""
+    if ops != {"create"}:
+        raise InvalidRequest(f"on {SERVER!r} (the server) only the create right is granted")
+    if policy is None or not policy.privileged_users:
+        raise NotPrivileged("no privileged users are configured: everyone may create")
+    if not policy.is_privileged(caller):
+        raise NotPrivileged("only privileged users grant or revoke the create right")
+
+
+def grant(
+    tx: Transaction,
+    caller: str,
+    uid: str,
+    user: str,
+    operations: Iterable[str],
+    policy: AccessPolicy | None = None,
+) -> frozenset[str]:
+    """Give ``user`` (or ``*``) the ``operations`` on ``uid``; returns the normalized names.
+
+    ``uid`` :data:`SERVER` with the right ``create``: let ``user`` make new
+    objects (``caller`` must be privileged under ``policy``).
+    """
     ops = normalize_operations(operations)
     check_user(user)
+    if uid == SERVER:
+        _server_right(policy, caller, ops)
+        if policy is not None and policy.is_privileged(user):
+            raise InvalidRequest("privileged users already hold the create right")
+        tx.grant_create(user, caller)
+        return ops
     stored = _owned(tx, caller, uid, for_update=True)
     if user == stored.owner:
         raise InvalidRequest("the owner already holds every right")
@@ -160,10 +206,24 @@ def grant(tx: Transaction, caller: str, uid: str, user: str, operations: Iterabl
     return ops
 
 
-def revoke(tx: Transaction, caller: str, uid: str, user: str, operations: Iterable[str]) -> frozenset[str]:
-    """Take ``operations`` on ``uid`` back from ``user`` (a grant to ``*`` is its own row)."""
+def revoke(
+    tx: Transaction,
+    caller: str,
+    uid: str,
+    user: str,
+    operations: Iterable[str],
+    policy: AccessPolicy | None = None,
+) -> frozenset[str]:
+    """Take ``operations`` on ``uid`` back from ``user`` (a grant to ``*`` is its own row).
+
+    ``uid`` :data:`SERVER` with the right ``create``: take the create right back.
+    """
     ops = normalize_operations(operations)
     check_user(user)
+    if uid == SERVER:
+        _server_right(policy, caller, ops)
+        tx.revoke_create(user)
+        return ops
     _owned(tx, caller, uid, for_update=True)
     tx.revoke(uid, user, ops)
     return ops
@@ -173,6 +233,19 @@ def list_access(tx: Transaction, caller: str, uid: str) -> ObjectAccess:
     """The owner and every grant of ``uid`` (owner only)."""
     stored = _owned(tx, caller, uid, for_update=False)
     return ObjectAccess(uid, stored.owner, tuple(tx.grants(uid)))
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccess:
+    """Who may create objects: the privileged users and those they granted ``create`` (user, granted by)."""
+
+    privileged_users: tuple[str, ...]
+    grants: tuple[tuple[str, str], ...]
+
+
+def create_access(tx: Transaction, policy: AccessPolicy) -> CreateAccess:
+    """The privileged users and the create grants (for anyone to read: the caller decides what to show)."""
+    return CreateAccess(tuple(sorted(policy.privileged_users)), tuple(tx.create_grants()))
 
 
 def owned(tx: Transaction, caller: str) -> list[str]:

@@ -143,10 +143,25 @@ def attributes(cert: x509.Certificate, der: bytes) -> tuple[Item, ...]:
             *(Item(tags.CertificateIssuerAlternativeName, ItemType.TEXT_STRING, n) for n in _alt_text(cert, False)),
         ),
     ]
+    out.extend(name_fields(cert))
     signature = SIGNATURE_ALGORITHMS.get(cert.signature_algorithm_oid)
     if signature is not None:
         out.append(Item(tags.DigitalSignatureAlgorithm, ItemType.ENUMERATION, int(signature)))
     return tuple(out)
+
+
+def name_fields(cert: x509.Certificate) -> list[Item]:
+    """The Certificate Subject/Issuer CN, O, OU … attributes (KMIP 1.4 section
+    3.x Certificate Attributes, used as attributes by the 2.1 baseline tests)."""
+    from ttlv import REGISTRY
+
+    from .issuing import field_values
+
+    out = []
+    for prefix, name in (("Certificate Subject", cert.subject), ("Certificate Issuer", cert.issuer)):
+        for suffix, value in field_values(name):
+            out.append(Item(REGISTRY.tag(f"{prefix} {suffix}"), ItemType.TEXT_STRING, value))
+    return out
 
 
 def _struct(tag: int, *children: Item) -> Item:

@@ -9,8 +9,14 @@ Shapes follow Cosmian KMS (``crate/server/src/routes/access.rs`` and its
 ``GET /access/list/{id}`` ``[{"user_id", "operations": [...]}]`` (owner only)
 ``GET /access/owned``     ``[{"object_id", "state", "attributes": {…}}]``
 ``GET /access/obtained``  ``[{"object_id", "owner_id", "state", "operations": [...]}]``
-``GET /access/privileged`` ``{"has_privileged_access": bool}`` (may create objects)
+``GET /access/privileged`` ``{"has_privileged_access": bool}`` (may create objects); to a
+                          privileged user also ``"privileged_users": [...]`` and
+                          ``"create_grants": [{"user_id", "granted_by"}]``
 ========================  ==============================================================
+
+The create right (``--privileged-users``) is managed with the same grant
+and revoke bodies on the identifier ``*`` (the server) with
+``"operation_types": ["create"]``; only privileged users may (403 otherwise).
 
 Operation names are ours (``get``, ``get_attributes`` …), which are
 Cosmian's ``KmipOperation`` names; KMIP spellings (``Get Attributes``) are
@@ -78,6 +84,8 @@ async def _in_tx(ctx: Ctx, work: Callable[[Transaction], T], *, readonly: bool) 
         raise HttpError(404, "not_found", "no such object") from None
     except access.NotOwner:
         raise HttpError(403, "forbidden", "only the owner may manage access to this object") from None
+    except access.NotPrivileged as exc:
+        raise HttpError(403, "forbidden", str(exc)) from None
     except access.InvalidRequest as exc:
         raise HttpError(400, "bad_request", str(exc)) from None
 
@@ -99,13 +107,15 @@ def _access_body(ctx: Ctx) -> tuple[str, str, list[str]]:
 
 async def grant(ctx: Ctx) -> Response:
     uid, user, ops = _access_body(ctx)
-    await _in_tx(ctx, lambda tx: access.grant(tx, ctx.user, uid, user, ops), readonly=False)
+    policy = ctx.services.access_policy
+    await _in_tx(ctx, lambda tx: access.grant(tx, ctx.user, uid, user, ops, policy), readonly=False)
     return Response.json({"success": f"Access for {user} successfully added"})
 
 
 async def revoke(ctx: Ctx) -> Response:
     uid, user, ops = _access_body(ctx)
-    await _in_tx(ctx, lambda tx: access.revoke(tx, ctx.user, uid, user, ops), readonly=False)
+    policy = ctx.services.access_policy
+    await _in_tx(ctx, lambda tx: access.revoke(tx, ctx.user, uid, user, ops, policy), readonly=False)
     return Response.json({"success": f"Access for {user} successfully deleted"})
 
 
@@ -148,8 +158,27 @@ async def obtained(ctx: Ctx) -> Response:
     return Response.json(await _in_tx(ctx, work, readonly=True))
 
 
+async def may_create(ctx: Ctx, user: str) -> bool:
+    """Whether ``user`` may create objects (privileged, or granted ``create``), read in a worker thread."""
+    policy = ctx.services.access_policy
+    if not policy.privileged_users or policy.is_privileged(user):
+        return True  # no store access needed
+    return await _in_tx(ctx, lambda tx: policy.may_create(tx, user), readonly=True)
+
+
 async def privileged(ctx: Ctx) -> Response:
-    return Response.json({"has_privileged_access": ctx.services.access_policy.may_create(ctx.user)})
+    policy = ctx.services.access_policy
+    if not policy.is_privileged(ctx.user):
+        return Response.json({"has_privileged_access": await may_create(ctx, ctx.user)})
+    # Privileged users manage the create right: show them who holds it.
+    listed = await _in_tx(ctx, lambda tx: access.create_access(tx, policy), readonly=True)
+    return Response.json(
+        {
+            "has_privileged_access": True,
+            "privileged_users": list(listed.privileged_users),
+            "create_grants": [{"user_id": user, "granted_by": by} for user, by in listed.grants],
+        }
+    )
 
 
 ROUTES = (

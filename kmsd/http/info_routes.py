@@ -16,6 +16,7 @@ from kmsd import __version__
 from kmsd.metrics.http import check_health
 from kmsd.metrics.registry import CONTENT_TYPE
 
+from .access_routes import may_create
 from .app import AUDIT_NEVER, AUTH_NONE, Ctx, Route
 from .openapi import openapi_document
 from .wire import HttpError, Response
@@ -42,7 +43,7 @@ async def me(ctx: Ctx) -> Response:
             "user": caller.user,
             "authenticated_by": caller.means,
             "certificate_identity": ctx.conn.certificate_identity,
-            "may_create": ctx.services.access_policy.may_create(caller.user),
+            "may_create": await may_create(ctx, caller.user),
         }
     )
 

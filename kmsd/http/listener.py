@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -132,12 +133,17 @@ class HttpListener:
         host: str,
         port: int,
         *,
+        sock: socket.socket | None = None,
         task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen on ``host:port`` until :meth:`shutdown`; reports the bound addresses when started."""
+        """Listen on ``host:port`` (or on ``sock``, shared by worker processes)
+        until :meth:`shutdown`; reports the bound addresses when started."""
         listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
         try:
-            if self._ssl_context is not None:
+            if sock is not None:
+                plain = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+                listeners = [trio.SSLListener(plain, self._ssl_context) if self._ssl_context is not None else plain]
+            elif self._ssl_context is not None:
                 listeners = list(await trio.open_ssl_over_tcp_listeners(port, self._ssl_context, host=host))
             else:
                 listeners = list(await trio.open_tcp_listeners(port, host=host))

@@ -121,7 +121,10 @@ def openapi_document(version: str) -> dict[str, Any]:
             },
             "/access/grant": {
                 "post": {
-                    "summary": "Grant operations on an object to a user ('*': everyone); owner only",
+                    "summary": (
+                        "Grant operations on an object to a user ('*': everyone); owner only."
+                        " unique_identifier '*' with ['create']: the create right (privileged users only)"
+                    ),
                     "requestBody": _ACCESS_BODY,
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/Success"}, "Granted"),
@@ -214,7 +217,21 @@ def openapi_document(version: str) -> dict[str, Any]:
                             {
                                 "type": "object",
                                 "required": ["has_privileged_access"],
-                                "properties": {"has_privileged_access": {"type": "boolean"}},
+                                "properties": {
+                                    "has_privileged_access": {"type": "boolean"},
+                                    # Only to privileged users (who manage the create right).
+                                    "privileged_users": {"type": "array", "items": {"type": "string"}},
+                                    "create_grants": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "user_id": {"type": "string"},
+                                                "granted_by": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
                             },
                             "Privilege",
                         ),

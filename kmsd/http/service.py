@@ -20,7 +20,9 @@ import dataclasses
 import ipaddress
 import logging
 import os
+import socket
 import ssl
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +78,11 @@ class HttpService:
         self.port = port
         self.port_file = port_file
         self.bound: tuple[str, int] | None = None
+        self.sock: socket.socket | None = None  # a listening socket shared by worker processes
 
     async def serve(self, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
-            addresses = await nursery.start(self.listener.serve, self.host, self.port)
+            addresses = await nursery.start(partial(self.listener.serve, self.host, self.port, sock=self.sock))
             host, port = addresses[0]
             self.bound = (host, port)
             tmp = self.port_file.with_name(f".{self.port_file.name}.{os.getpid()}.tmp")

@@ -24,6 +24,7 @@ import trio
 
 from kmsd.auth.errors import PUBLIC_MESSAGE, AuthenticationFailed
 
+from .access_routes import may_create
 from .app import AUDIT_ALWAYS, AUDIT_NEVER, AUTH_NONE, Ctx, Route, unauthorized
 from .auth import Caller, raw_peer
 from .sessions import clear_cookie_header, cookie_header
@@ -102,7 +103,7 @@ async def session_info(ctx: Ctx) -> Response:
             "user": caller.user,
             "authenticated_by": caller.means,
             "csrf": caller.session.csrf if caller.session is not None else None,
-            "may_create": ctx.services.access_policy.may_create(caller.user),
+            "may_create": await may_create(ctx, caller.user),
         }
     )
 

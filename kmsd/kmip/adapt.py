@@ -227,6 +227,31 @@ _LOWER: dict[int, Adapter] = {
     Operation.CREATE: _lower_attributes_in_payload,
     Operation.REGISTER: _lower_attributes_in_payload,
 }
+
+
+def _lower_pkcs12_key_value(payload: Item, version: Version) -> Item:
+    """KMIP 1.4 carries a PKCS#12 bag as the Key Value byte string itself."""
+    if version < (1, 3):
+        return payload
+
+    def fix(item: Item) -> Item:
+        if item.tag == tags.KeyBlock and item.get(tags.KeyFormatType) == 0x16:  # PKCS#12: the bag itself
+            value = item.find(tags.KeyValue)
+            bag = value.find(tags.KeyMaterial) if value is not None and value.type is ItemType.STRUCTURE else None
+            if bag is not None:
+                return Item(item.tag, item.type, tuple(
+                    Item(tags.KeyValue, ItemType.BYTE_STRING, bag.value) if c.tag == tags.KeyValue else c
+                    for c in item.children
+                ))  # fmt: skip
+        if item.type is ItemType.STRUCTURE:
+            return Item(item.tag, item.type, tuple(fix(c) for c in item.children))
+        return item
+
+    return fix(payload)
+
+
+_LOWER[Operation.GET] = _lower_pkcs12_key_value
+_LOWER[Operation.EXPORT] = _lower_attributes_in_payload  # 1.4: the attributes as a Template-Attribute
 _LOWER_V2: dict[int, Adapter] = {
     Operation.ADD_ATTRIBUTE: _strip_changed_attribute,
     Operation.MODIFY_ATTRIBUTE: _strip_changed_attribute,

@@ -9,9 +9,14 @@ names; nothing user-controlled becomes a label.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from kmsd import __version__
 
 from .registry import Registry
+
+log = logging.getLogger("kmsd.metrics")
 
 
 class ServerMetrics:
@@ -51,6 +56,11 @@ class ServerMetrics:
             "kmsd_undecodable_messages_total", "Messages that were not TTLV at all (connection closed).", ["protocol"]
         )
         self.store_errors = r.counter("kmsd_store_errors_total", "Requests failed by a store (database) error.")
+        self.store_connections = r.gauge(
+            "kmsd_store_connections", "Store connection pool: idle, in use, and the pool's maximum.", ["state"]
+        )
+        # Figures read at scrape time (pool usage), by callables the server adds.
+        self.refreshers: list[Callable[[], None]] = []
         self.audit_records = r.counter("kmsd_audit_records_total", "Audit records written, MAC records included.")
         self.audit_sink_errors = r.counter(
             "kmsd_audit_sink_errors_total", "Audit writes that failed, by sink.", ["sink"]
@@ -70,4 +80,9 @@ class ServerMetrics:
             self.audit_sink_errors.inc(0, sink=sink)
 
     def render(self) -> str:
+        for refresh in self.refreshers:
+            try:
+                refresh()
+            except Exception:  # a failing figure must not take /metrics down
+                log.exception("refreshing a metric failed")
         return self.registry.render()

@@ -39,10 +39,23 @@ it is omitted the batch's ID Placeholder is used, as for standard operations)::
       Response Payload: Unique Identifier, Access Owner,
                         Access Grant* (Access User, Access Right+)
 
+The create right (``--privileged-users``): a Unique Identifier of exactly
+``*`` names the server itself rather than an object.  Grant Access / Revoke
+Access with Unique Identifier ``*`` and the single Access Right ``create``
+let the Access User (or ``*``, everyone) create, register and import
+objects, or take that back.  Only privileged users may do this (a grantee
+cannot pass the right on); the response's Unique Identifier is ``*`` and
+the ID Placeholder is left unchanged.  Example::
+
+    Grant Access
+      Request Payload:  Unique Identifier "*", Access User "bob", Access Right "create"
+
 Errors: an object the caller neither owns nor holds any right on is Item
 Not Found (as if it did not exist); a non-owner who holds some right gets
-Permission Denied; an unknown operation name or a malformed user name is
-Invalid Field.
+Permission Denied, as does a non-privileged caller granting or revoking the
+create right (or anyone, when no privileged users are configured); an
+unknown operation name, a malformed user name, or a right other than
+``create`` on ``*`` is Invalid Field.
 """
 
 from __future__ import annotations
@@ -92,6 +105,8 @@ def _translate(uid: str, call: Callable[[], object]) -> object:
         raise not_found(uid) from None
     except access.NotOwner:
         raise KmipError(ResultReason.PERMISSION_DENIED, "only the object's owner manages its access") from None
+    except access.NotPrivileged as exc:
+        raise KmipError(ResultReason.PERMISSION_DENIED, str(exc)) from None
     except access.InvalidRequest as exc:
         raise invalid_field(str(exc)) from None
 
@@ -111,8 +126,9 @@ def _user_and_rights(payload: Item) -> tuple[str, list[str]]:
 def _change(ctx: Context, payload: Item, change: Callable[..., frozenset[str]]) -> Item:
     uid = objects.request_uid(ctx, payload)
     user, rights = _user_and_rights(payload)
-    _translate(uid, lambda: change(ctx.tx, ctx.user, uid, user, rights))
-    ctx.id_placeholder = uid
+    _translate(uid, lambda: change(ctx.tx, ctx.user, uid, user, rights, ctx.access))
+    if uid != access.SERVER:
+        ctx.id_placeholder = uid
     return _uid_payload(uid)
 
 

@@ -172,4 +172,6 @@ def register_certificate(supplied: Item, attrs: tuple[Item, ...]) -> tuple[Item,
             Item(tags.KeyFormatType, ItemType.ENUMERATION, int(KeyFormatType.X_509)),
         ),
     )
-    return certificates.certificate_object(der), attrs, (*certificates.attributes(cert, der), data_digest)
+    x509_format = Item(tags.KeyFormatType, ItemType.ENUMERATION, int(KeyFormatType.X_509))  # 2.x: the stored format
+    server = (*certificates.attributes(cert, der), data_digest, x509_format)
+    return certificates.certificate_object(der), attrs, server

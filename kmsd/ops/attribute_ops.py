@@ -37,6 +37,9 @@ def get_attributes(ctx: Context, payload: Item) -> Item:
     uid = objects.request_uid(ctx, payload)
     mo = objects.load(ctx, uid, "get_attributes")
     refs = payload.find_all(tags.AttributeReference)
+    if len(set(map(repr, refs))) != len(refs):
+        # 1.x Get Attributes errors: "The same Attribute Name is present more than once".
+        raise KmipError(ResultReason.INVALID_MESSAGE, "an attribute is requested more than once")
     every = mo.all_attributes()
     chosen = [a for a in every if any(_matches_reference(a, r) for r in refs)] if refs else list(every)
     ctx.id_placeholder = uid
@@ -187,8 +190,11 @@ def set_attribute(ctx: Context, payload: Item) -> Item:
     rule = rule_for(item)
     key = A.attribute_key(item)
     existing = A.instances(mo.all_attributes(), key)
-    if rule.multi:
-        raise KmipError(ResultReason.MULTI_VALUED_ATTRIBUTE, f"attribute {key} is multi-valued: use Add Attribute")
+    if rule.multi and len(existing) > 1:
+        # "If the object did not have any instances of the attribute, one is
+        # created. If the object had exactly one instance, then it is modified.
+        # If it has more than one instance an error is raised."
+        raise KmipError(ResultReason.MULTI_VALUED_ATTRIBUTE, f"attribute {key} has several instances")
     if not rule.modify and not (rule.on_create and not existing):
         raise read_only(item)
     _check_date_change(mo, item)

@@ -68,7 +68,7 @@ RULES: dict[str, Rule] = {
     "Alternative Name": RW_MULTI,
     "Key Value Present": SERVER_ONLY,
     "Key Value Location": RW_MULTI,
-    "Original Creation Date": SERVER_ONLY,
+    "Original Creation Date": SET_ONCE,  # "MAY be set by the client during a Register operation"
     "Random Number Generator": SET_ONCE,
     "PKCS#12 Friendly Name": RW_SINGLE,
     "Description": RW_SINGLE,

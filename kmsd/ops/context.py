@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kmsd.auth.access import AccessPolicy
 from kmsd.crypto.policy import Policy
 from kmsd.store.base import Transaction
 
@@ -30,9 +31,16 @@ class Context:
     info: ServerInfo = field(default_factory=ServerInfo)
     # The Unique Identifier produced by the previous batch item (ID Placeholder).
     id_placeholder: str | None = None
+    # 2.x batch references: the Unique Identifier each earlier batch item
+    # returned (None when it failed or returned none), and per operation the
+    # most recent one (kmsd.ops.batchrefs).
+    batch_uids: list[str | None] = field(default_factory=list)
+    operation_uids: dict[int, str] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     # Protocol version of the request: only Discover Versions/Query may look.
     version: tuple[int, int] = (2, 1)
     readonly: bool = False
     # Enforce Name uniqueness across objects (--unique-names), not only per object.
     unique_names: bool = False
+    # Who may create objects and manage that right (--privileged-users).
+    access: AccessPolicy = field(default_factory=AccessPolicy)

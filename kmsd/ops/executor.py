@@ -23,7 +23,7 @@ from kmsd.auth.access import CREATING_OPERATIONS, AccessPolicy
 from kmsd.auth.authenticator import Authenticator
 from kmsd.auth.errors import PUBLIC_MESSAGE, AuthenticationFailed
 from kmsd.crypto.policy import Policy
-from kmsd.kmip import adapt
+from kmsd.kmip import adapt, tags
 from kmsd.kmip.enums import AsynchronousIndicator, BatchErrorContinuation, ResultReason, ResultStatus
 from kmsd.kmip.errors import KmipError
 from kmsd.kmip.messages import (
@@ -40,6 +40,7 @@ from kmsd.server.peer import Peer
 from kmsd.store.base import Store, StoreError
 from ttlv import REGISTRY, Item, Version
 
+from . import batchrefs
 from .context import Context, NeedsWrite, ServerInfo
 from .observe import BatchObserver, BatchTrace
 from .registry import HANDLERS, load_all
@@ -51,6 +52,7 @@ R = ResultReason
 REASON_FALLBACKS: dict[int, tuple[int, ...]] = {
     R.WRONG_KEY_LIFECYCLE_STATE: (R.PERMISSION_DENIED,),
     R.OBJECT_NOT_FOUND: (R.ITEM_NOT_FOUND,),
+    R.INVALID_ASYNCHRONOUS_CORRELATION_VALUE: (R.ITEM_NOT_FOUND,),  # 1.x Poll/Cancel: "No outstanding operation"
     R.NON_UNIQUE_NAME_ATTRIBUTE: (R.INVALID_FIELD,),
     R.ATTRIBUTE_READ_ONLY: (R.PERMISSION_DENIED,),
     R.ATTRIBUTE_SINGLE_VALUED: (R.INVALID_FIELD,),
@@ -64,6 +66,12 @@ REASON_FALLBACKS: dict[int, tuple[int, ...]] = {
     R.INVALID_OBJECT_TYPE: (R.INVALID_FIELD,),
     R.INVALID_CORRELATION_VALUE: (R.INVALID_FIELD,),
     R.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS: (R.INVALID_FIELD,),
+    R.INVALID_CSR: (R.INVALID_FIELD,),
+    R.BAD_CRYPTOGRAPHIC_PARAMETERS: (R.INVALID_FIELD,),
+    R.WRAPPING_OBJECT_NOT_FOUND: (R.ITEM_NOT_FOUND,),
+    R.WRAPPING_OBJECT_DESTROYED: (R.ITEM_NOT_FOUND,),
+    R.SENSITIVE: (R.PERMISSION_DENIED,),
+    R.NOT_EXTRACTABLE: (R.PERMISSION_DENIED,),
 }
 
 
@@ -77,6 +85,15 @@ def reason_for(reason: int, version: Version) -> int:
         if entry is not None and entry.defined_in(version):
             return fallback
     return R.GENERAL_FAILURE
+
+
+def _check_extension(extension: Item | None) -> None:
+    """kmsd understands no vendor's Message Extension: a critical one fails the
+    item (spec error table: "Criticality Indicator ... set to True, but the
+    server does not understand the extension" -> Feature Not Supported); a
+    non-critical one is ignored."""
+    if extension is not None and extension.get(tags.CriticalityIndicator) is True:
+        raise KmipError(R.FEATURE_NOT_SUPPORTED, "critical Message Extension not recognized")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +213,7 @@ class Executor:
                             version=version,
                             readonly=attempt_readonly,
                             unique_names=self.settings.unique_names,
+                            access=self.settings.access,
                         )
                         return self._run_batch(ctx, request, trace)
                 except NeedsWrite:
@@ -219,7 +237,9 @@ class Executor:
                 trace.item_started()
             savepoint = ctx.tx.savepoint()
             try:
+                _check_extension(bi.extension)
                 payload = self._run_item(ctx, bi.operation, bi.payload, version)
+                batchrefs.record(ctx, bi.operation, payload)
                 results.append(
                     ResponseBatchItem(bi.operation, ResultStatus.SUCCESS, unique_id=bi.unique_id, payload=payload)
                 )
@@ -237,6 +257,7 @@ class Executor:
                     bi.operation, bi.unique_id, KmipError(R.GENERAL_FAILURE, "internal error"), version
                 )
             ctx.tx.rollback_to(savepoint)
+            batchrefs.record(ctx, bi.operation, None)
             results.append(failure)
             if option == BatchErrorContinuation.CONTINUE:
                 continue
@@ -252,7 +273,7 @@ class Executor:
         registered = HANDLERS.get(operation)
         if registered is None or registered.since > version:
             raise KmipError(R.OPERATION_NOT_SUPPORTED, f"operation {operation:#x} is not supported")
-        if operation in CREATING_OPERATIONS and not self.settings.access.may_create(ctx.user):
+        if operation in CREATING_OPERATIONS and not self.settings.access.may_create(ctx.tx, ctx.user):
             raise KmipError(R.PERMISSION_DENIED, "only privileged users may create objects")
         internal = adapt.lift_request(operation, payload, version)
         out = registered.handler(ctx, internal)

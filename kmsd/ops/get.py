@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from kmsd.kmip import tags
-from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason
+from kmsd.kmip.enums import KeyFormatType, KeyWrapType, ObjectType, Operation, ResultReason
 from kmsd.kmip.errors import KmipError
 from ttlv import Item, ItemType
 
-from . import asymkeys, objects
+from . import asymkeys, objects, pkcs12, wrapping
 from .context import Context
 from .keyblock import key_block, material_of
 from .newobject import object_tag
@@ -22,18 +22,28 @@ def get(ctx: Context, payload: Item) -> Item:
     mo = objects.load(ctx, uid, "get")
     if mo.obj is None:
         raise KmipError(ResultReason.OBJECT_DESTROYED, f"object {uid} has been destroyed")
-    if payload.find(tags.KeyWrappingSpecification) is not None:
-        raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "key wrapping is not supported yet")
     if payload.find(tags.KeyCompressionType) is not None and mo.object_type != ObjectType.SYMMETRIC_KEY:
         raise KmipError(ResultReason.KEY_COMPRESSION_TYPE_NOT_SUPPORTED, "key compression is not supported")
+    if mo.get(tags.Extractable) is False:
+        raise KmipError(ResultReason.NOT_EXTRACTABLE, f"object {uid} is not extractable")
+    if mo.get(tags.Sensitive) is True and payload.find(tags.KeyWrappingSpecification) is None:
+        raise KmipError(ResultReason.SENSITIVE, f"object {uid} is sensitive: get it wrapped")
     if mo.get(tags.Fresh) is True:
         # Fresh: "has not yet been retrieved by a client" (cleared on first Get).
         mo.set_attr(tags.Fresh, Item(tags.Fresh, ItemType.BOOLEAN, False))
         objects.save(ctx, mo, touch=False)
-    obj = mo.obj
-    wanted = payload.get(tags.KeyFormatType)
-    if isinstance(wanted, int):
-        obj = _convert(mo.object_type, obj, wanted)
+    wrap_spec = payload.find(tags.KeyWrappingSpecification)
+    if payload.get(tags.KeyWrapType) == KeyWrapType.AS_REGISTERED and wrap_spec is None:
+        obj = wrapping.as_registered(mo.obj)  # Key Wrap Type As Registered: the block as the client gave it
+    else:
+        obj = wrapping.strip(mo.obj)
+        wanted = payload.get(tags.KeyFormatType)
+        if wanted == KeyFormatType.PKCS_12:
+            obj = pkcs12.get_pkcs12(ctx, mo)  # the key with its linked certificate chain
+        elif isinstance(wanted, int):
+            obj = _convert(mo.object_type, obj, wanted)
+        if wrap_spec is not None:
+            obj = wrapping.wrap_object(ctx, mo, obj, wrap_spec)
     ctx.id_placeholder = uid
     return Item(
         tags.ResponsePayload,

@@ -15,8 +15,8 @@ from kmsd.crypto.asymmetric import KeySpec, Kind
 from kmsd.kmip import attributes as A
 from kmsd.kmip import tags
 from kmsd.kmip.enums import CryptographicUsageMask as Mask
-from kmsd.kmip.enums import LinkType, ObjectType, Operation, State
-from kmsd.kmip.errors import invalid_field, missing
+from kmsd.kmip.enums import LinkType, ObjectType, Operation, ResultReason, State
+from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
 from . import objects
@@ -52,6 +52,9 @@ def create_key_pair(ctx: Context, payload: Item) -> Item:
         if [a for a in private_attrs if a.tag == tag] != [a for a in public_attrs if a.tag == tag]:
             raise invalid_field(f"{A.attribute_key(Item(tag, ItemType.STRUCTURE, ()))} differs between the two keys")
 
+    if any(a.tag == tags.QuantumSafe and a.value is True for a in (*private_attrs, *public_attrs)):
+        # RSA, elliptic-curve and Edwards keys all fall to Shor's algorithm.
+        raise KmipError(ResultReason.GENERAL_FAILURE, "no asymmetric key this server makes is quantum safe")
     spec = requested_spec(private_attrs)
     asymmetric.check_policy(ctx.policy, spec, generate=True)
     algorithm = A.value_of(private_attrs, tags.CryptographicAlgorithm)

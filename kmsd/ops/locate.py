@@ -17,7 +17,7 @@ from kmsd.kmip.errors import invalid_field
 from kmsd.store.base import LocateFilter
 from ttlv import Item, ItemType
 
-from . import objects
+from . import groups, objects
 from .context import Context
 from .registry import handler
 
@@ -105,6 +105,7 @@ def locate(ctx: Context, payload: Item) -> Item:
     member = payload.get(tags.ObjectGroupMember)
 
     found: list[str] = []
+    fresh: set[str] = set()
     for stored in ctx.tx.locate(_prefilter(ctx, wanted)):
         mo = objects.ManagedObject.from_stored(stored)
         objects.apply_time_transitions(mo, ctx.now)
@@ -115,14 +116,25 @@ def locate(ctx: Context, payload: Item) -> Item:
             continue
         if all(_matches(A.instances(every, key), items) for key, items in wanted.items()):
             found.append(mo.uid)
-    found.reverse()  # the spec: most recently created first
+            if mo.get(tags.Fresh) is True:
+                fresh.add(mo.uid)
+    if member is None:
+        found.reverse()  # most recently created first
+    else:
+        # Object Group Member (Fresh/Default): serve the group as a queue,
+        # oldest first; the default member is the oldest fresh object, else
+        # the oldest one (see groups.py for the policy).
+        found = groups.order_members(found, fresh, member if isinstance(member, int) else 0)
+        if not found and groups.may_generate(member, wanted):
+            found = [groups.generate_member(ctx, wanted)]
     total = len(found)
     start = offset if isinstance(offset, int) else 0
     page = found[start : start + max_items] if isinstance(max_items, int) and max_items > 0 else found[start:]
     ctx.id_placeholder = page[0] if len(page) == 1 else None
-    # Located Items is optional; like the profiles' test cases, report it when
-    # the client pages through results (Maximum Items or Offset Items).
-    paging = max_items is not None or offset is not None
+    # Located Items is optional ("A server MAY elect to return the Located
+    # Items value even if Offset Items is not present"); like the profiles'
+    # test cases, report it when the client pages with Offset Items.
+    paging = offset is not None
     counted = (Item(tags.LocatedItems, ItemType.INTEGER, total),) if paging else ()
     return Item(
         tags.ResponsePayload,

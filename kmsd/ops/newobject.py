@@ -62,6 +62,11 @@ def object_item(
 #: before asking again (the spec's Lease Time, server-set, advisory).
 DEFAULT_LEASE_SECONDS = 3600
 
+#: The server's default object group: cryptographic objects created without an
+#: Object Group join it, and Locate with Group Member Fresh generates a new
+#: key in it on the fly when it has no fresh member left (kmsd.ops.groups).
+DEFAULT_OBJECT_GROUP = "default"
+
 
 def initial_attributes(
     ctx: Context,
@@ -84,10 +89,13 @@ def initial_attributes(
     server: list[Item] = [
         Item(tags.InitialDate, ItemType.DATE_TIME, ctx.now),
         Item(tags.LastChangeDate, ItemType.DATE_TIME, ctx.now),
-        Item(tags.OriginalCreationDate, ItemType.DATE_TIME, ctx.now),
     ]
+    if tags.OriginalCreationDate not in given:
+        server.append(Item(tags.OriginalCreationDate, ItemType.DATE_TIME, ctx.now))
     if material is not None:
         server.append(symmetric.digest_attribute(material))
+    if tags.ObjectGroup not in given and cryptographic:
+        server.append(Item(tags.ObjectGroup, ItemType.TEXT_STRING, DEFAULT_OBJECT_GROUP))
     # Fresh: the object has not yet been served to a client.
     if tags.Fresh not in given:
         server.append(Item(tags.Fresh, ItemType.BOOLEAN, True))

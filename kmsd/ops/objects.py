@@ -22,11 +22,12 @@ from functools import lru_cache
 import ttlv
 from kmsd.kmip import attributes as A
 from kmsd.kmip import tags
-from kmsd.kmip.enums import ObjectType, ResultReason, State
-from kmsd.kmip.errors import KmipError, missing, not_found
+from kmsd.kmip.enums import ObjectType, State
+from kmsd.kmip.errors import not_found
 from kmsd.store.base import StoredObject
 from ttlv import Item, ItemType
 
+from . import batchrefs
 from .context import Context, NeedsWrite
 
 STATELESS_TYPES = frozenset({ObjectType.OPAQUE_OBJECT, ObjectType.TEMPLATE})
@@ -120,12 +121,12 @@ def request_uid(ctx: Context, payload: Item) -> str:
     if isinstance(uid, str):
         return uid
     if uid is not None:
-        # 2.x allows a Unique Identifier enumeration; ID Placeholder is the one we resolve.
-        if uid == 1 and ctx.id_placeholder:  # UniqueIdentifierEnum.ID_PLACEHOLDER
-            return ctx.id_placeholder
-        raise KmipError(ResultReason.INVALID_FIELD, "unsupported Unique Identifier value")
+        # 2.x: a Unique Identifier Enumeration or a batch item reference (kmsd.ops.batchrefs).
+        return batchrefs.resolve(ctx, payload.find(tags.UniqueIdentifier))
     if ctx.id_placeholder is None:
-        raise missing("Unique Identifier")
+        # No earlier item left an identifier (none ran, it failed, or a Locate
+        # matched no single object): the object the request means is not found.
+        raise not_found(None)
     return ctx.id_placeholder
 
 

@@ -158,6 +158,15 @@ class RecordingTransaction(Transaction):
     def grants(self, uid: str) -> list[Grant]:
         return self._inner.grants(uid)
 
+    def grant_create(self, user: str, by: str) -> None:
+        self._inner.grant_create(user, by)
+
+    def revoke_create(self, user: str) -> None:
+        self._inner.revoke_create(user)
+
+    def create_grants(self) -> list[tuple[str, str]]:
+        return self._inner.create_grants()
+
     def savepoint(self) -> str:
         return self._inner.savepoint()
 

@@ -1,7 +1,7 @@
 """Query: what this server supports: operations, objects, server information.
 
 Only what really works is listed.  Profiles are claimed only once the
-conformance harness proves them (none yet).
+conformance harness proves them (kmsd.ops.query_info).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from kmsd.kmip import tags
 from kmsd.kmip.enums import ObjectType, Operation, QueryFunction
 from ttlv import Item, ItemType
 
+from . import query_info
 from .context import Context
 from .registry import HANDLERS, handler
 
@@ -58,7 +59,9 @@ def query(ctx: Context, payload: Item) -> Item:
                     Item(tags.AttestationCapability, ItemType.BOOLEAN, False),
                     Item(tags.BatchUndoCapability, ItemType.BOOLEAN, True),
                     Item(tags.BatchContinueCapability, ItemType.BOOLEAN, True),
+                    *query_info.capability_fields(ctx.version),
                 ),
             )
         )
+    out.extend(query_info.answer(functions, ctx.version))
     return Item(tags.ResponsePayload, ItemType.STRUCTURE, tuple(out))

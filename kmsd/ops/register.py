@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ttlv
+from kmsd.crypto import symmetric
 from kmsd.kmip import tags
 from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason, State
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
-from . import asymkeys, objects, templates
+from . import asymkeys, objects, templates, wrapping
 from .context import Context
 from .keyblock import material_of
 from .newobject import KEY_OBJECTS, initial_attributes, object_item, object_tag, require_type
@@ -26,12 +28,20 @@ def register(ctx: Context, payload: Item) -> Item:
 
     material: bytes | None = None
     server_attrs: tuple[Item, ...] = ()  # set from the object itself (Digest of asymmetric keys …)
+    registered_block = wrapping.registered_block(supplied)
+    if registered_block is not None:  # a wrapped Key Block: unwrapped with a key the server holds
+        supplied = wrapping.with_block(supplied, wrapping.unwrap_block(ctx, registered_block))
     if object_type in asymkeys.ASYMMETRIC_TYPES:
         obj, attrs, server_attrs = asymkeys.register_key(ctx, object_type, supplied, attrs)
     elif object_type == ObjectType.CERTIFICATE:
         obj, attrs, server_attrs = asymkeys.register_certificate(supplied, attrs)
     elif object_type in KEY_OBJECTS:
         obj, material, attrs = _key_object(ctx, object_type, supplied, attrs)
+        if material is None:
+            # "Key Value Present SHALL be created by the server if the Key Value is absent".
+            server_attrs = (Item(tags.KeyValuePresent, ItemType.BOOLEAN, False),)
+        else:
+            server_attrs = _registered_format_digest(supplied)
     elif object_type == ObjectType.TEMPLATE:
         # The template's Names identify it; its other attributes are its content.
         obj = supplied
@@ -48,6 +58,8 @@ def register(ctx: Context, payload: Item) -> Item:
     else:
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"Register of {object_type.name} is not supported yet")
 
+    if registered_block is not None:
+        obj = wrapping.keep_registered(obj, registered_block)
     mo = objects.ManagedObject(
         uid=objects.new_uid(),
         object_type=object_type,
@@ -71,10 +83,12 @@ def register(ctx: Context, payload: Item) -> Item:
 
 def _key_object(
     ctx: Context, object_type: ObjectType, supplied: Item, attrs: tuple[Item, ...]
-) -> tuple[Item, bytes, tuple[Item, ...]]:
+) -> tuple[Item, bytes | None, tuple[Item, ...]]:
     block = supplied.find(tags.KeyBlock)
     if block is None:
         raise missing("Key Block")
+    if object_type == ObjectType.SYMMETRIC_KEY and _value_absent(block):
+        return _key_without_value(ctx, object_type, block), None, _defaults_from(block, attrs)
     material, fmt = material_of(block)
     if object_type == ObjectType.SYMMETRIC_KEY:
         algorithm = block.get(tags.CryptographicAlgorithm)
@@ -95,7 +109,9 @@ def _key_object(
         if not isinstance(data_type, int):
             raise missing("Secret Data Type")
         extra = (Item(tags.SecretDataType, ItemType.ENUMERATION, data_type),)
-        return object_item(object_type, material, KeyFormatType.OPAQUE, None, None, extra), material, attrs
+        # Kept in the format it was registered in (Opaque or Raw, as the client chose).
+        secret_format = fmt if fmt in (KeyFormatType.OPAQUE, KeyFormatType.RAW) else KeyFormatType.OPAQUE
+        return object_item(object_type, material, secret_format, None, None, extra), material, attrs
     # Asymmetric keys and split keys are stored as given until their issue lands.
     del fmt
     raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"Register of {object_type.name} is not supported yet")
@@ -112,3 +128,42 @@ def _with_defaults(attrs: tuple[Item, ...], algorithm: int, length: int) -> tupl
             kind = ItemType.ENUMERATION if tag == tags.CryptographicAlgorithm else ItemType.INTEGER
             out.append(Item(tag, kind, value))
     return tuple(out)
+
+
+def _value_absent(block: Item) -> bool:
+    return block.find(tags.KeyValue) is None and block.find(tags.KeyWrappingData) is None
+
+
+def _defaults_from(block: Item, attrs: tuple[Item, ...]) -> tuple[Item, ...]:
+    algorithm, length = block.get(tags.CryptographicAlgorithm), block.get(tags.CryptographicLength)
+    return _with_defaults(attrs, algorithm, length) if isinstance(algorithm, int) and isinstance(length, int) else attrs
+
+
+def _key_without_value(ctx: Context, object_type: ObjectType, block: Item) -> Item:
+    """A key whose value lives elsewhere (1.2+ "Key Value Present", "Key Value
+    Location": e.g. in an HSM the client names): kmsd keeps the Key Block as
+    given, without material, so Get returns it the same way."""
+    algorithm = block.get(tags.CryptographicAlgorithm)
+    length = block.get(tags.CryptographicLength)
+    if not isinstance(algorithm, int) or not isinstance(length, int):
+        raise missing("Cryptographic Algorithm and Length in a Key Block without a Key Value")
+    fmt = block.get(tags.KeyFormatType)
+    if not isinstance(fmt, int):
+        raise invalid_field("Key Block without a Key Format Type")
+    ctx.policy.check_symmetric(algorithm, length)
+    return Item(object_tag(object_type), ItemType.STRUCTURE, (block,))
+
+
+def _registered_format_digest(supplied: Item) -> tuple[Item, ...]:
+    """Digest: besides the mandatory SHA-256 over the default (Raw) format, one
+    over the format the key was registered in when that is a structure ("If
+    the Key Material is a structure, then the Digest Value SHALL be calculated
+    on the TTLV-encoded Key Material structure"; "Multiple digests MAY be
+    calculated using different ... key format types")."""
+    block = supplied.find(tags.KeyBlock)
+    value = block.find(tags.KeyValue) if block is not None else None
+    km = value.find(tags.KeyMaterial) if value is not None and value.type is ItemType.STRUCTURE else None
+    fmt = block.get(tags.KeyFormatType) if block is not None else None
+    if km is None or km.type is not ItemType.STRUCTURE or not isinstance(fmt, int):
+        return ()
+    return (symmetric.digest_attribute(ttlv.encode(km), KeyFormatType(fmt)),)

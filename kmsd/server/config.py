@@ -108,6 +108,7 @@ class ServerConfig:
     privileged_users: tuple[str, ...] = ()
     max_message_size: int = DEFAULT_MAX_SIZE
     max_connections: int = MAX_CONNECTIONS
+    workers: int = 1
     idle_timeout: float = IDLE_TIMEOUT
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     shutdown_grace: float = SHUTDOWN_GRACE
@@ -383,7 +384,8 @@ SETTINGS: tuple[Setting, ...] = (
         "privileged_users",
         ("KMS_PRIVILEGED_USERS",),
         click.STRING,
-        "When set, only these users may create or register objects (repeat, or separate with commas).",
+        "When set, only these users (and those they grant create on '*') may create or register objects"
+        " (repeat, or separate with commas).",
         show_default=False,
         multiple=True,
     ),
@@ -398,6 +400,12 @@ SETTINGS: tuple[Setting, ...] = (
         ("KMS_MAX_CONNECTIONS",),
         click.IntRange(min=1),
         "Concurrent KMIP connections; more are closed on accept.",
+    ),
+    Setting(
+        "workers",
+        ("KMS_WORKERS",),
+        click.IntRange(1, 64),
+        "Worker processes sharing the listening sockets (use one per core).",
     ),
     Setting(
         "idle_timeout",

@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,10 +124,16 @@ class KmipListener:
         host: str,
         port: int,
         *,
+        sock: socket.socket | None = None,
         task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen on ``host:port`` until :meth:`shutdown`; reports the bound addresses when started."""
-        listeners = await trio.open_ssl_over_tcp_listeners(port, self._ssl_context, host=host, backlog=BACKLOG)
+        """Listen on ``host:port`` (or on ``sock``, a listening socket shared by
+        worker processes) until :meth:`shutdown`; reports the bound addresses."""
+        if sock is not None:
+            transport = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+            listeners = [trio.SSLListener(transport, self._ssl_context, https_compatible=False)]
+        else:
+            listeners = await trio.open_ssl_over_tcp_listeners(port, self._ssl_context, host=host, backlog=BACKLOG)
         try:
             addresses = [_sockname(lst.transport_listener) for lst in listeners]
             async with trio.open_nursery() as connections:

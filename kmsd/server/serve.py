@@ -19,12 +19,15 @@ request in a worker thread has finished.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
 import shlex
 import signal
+import socket
 import ssl
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -38,7 +41,7 @@ from kmsd.auth.authenticator import Authenticator, build_authenticator, log_star
 from kmsd.auth.errors import AuthConfigError
 from kmsd.auth.identity import certificate_identity
 from kmsd.kmip.processor import MessageProcessor
-from kmsd.server import logfmt
+from kmsd.server import logfmt, workers
 from kmsd.server.certs import PKCS12_PASSWORD, DevPki, DevPkiError, ensure_dev_pki
 from kmsd.server.config import ConfigCommand, ServerConfig
 from kmsd.server.kmip_listener import KmipListener, ListenerSettings
@@ -53,6 +56,10 @@ log = logging.getLogger("kmsd.serve")
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: How long a thread may hold the GIL while another waits (CPython default 5 ms).
+GIL_SWITCH_INTERVAL_S = 0.0005
+#: Signals this close together are one request (see _watch_signals).
+SAME_SIGNAL_WINDOW_S = 1.0
 PROCESSOR_MODULE = "kmsd.kmip.app"
 
 StoreFactory = Callable[[str, str], Store]
@@ -82,6 +89,37 @@ def run_server(config: ServerConfig) -> None:
     log.info("configuration: %s", config.masked(), extra={"config": config.masked()})
     prepare_data_dir(config.data_dir)
     tls = prepare_tls(config)
+    if config.workers > 1:
+        raise SystemExit(_run_workers(config, tls))
+    _serve_one(config, tls)
+
+
+def _run_workers(config: ServerConfig, tls: TlsFiles) -> int:
+    """Bind once, fork the workers (before any thread or connection exists)."""
+    try:
+        kmip = workers.bind(config.bind, config.kmip_port)
+        from kmsd.http.service import http_bind
+
+        http = workers.bind(http_bind(config), config.http_port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen: {exc.strerror}") from exc
+    shared = workers.SharedSockets(kmip, http)
+
+    def child(index: int) -> None:
+        audit = config.audit_file if index == 0 else config.audit_file.with_name(f"{config.audit_file.name}.w{index}")
+        own = dataclasses.replace(
+            config, audit_log=audit, metrics_port=config.metrics_port if index == 0 else None
+        )
+        _serve_one(own, tls, shared)
+
+    return workers.run(config.workers, child)
+
+
+def _serve_one(config: ServerConfig, tls: TlsFiles, shared: workers.SharedSockets | None = None) -> None:
+    # Requests hop between the event loop and worker threads; with the
+    # default 5 ms GIL switch interval a thread that wants the GIL back can
+    # wait that long behind a busy one, which dominates request latency.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     authenticator = _authenticator(config)
     ssl_context = _tls_context(tls, authenticator.requires_client_certificate)
     open_store = _store_factory()
@@ -98,8 +136,11 @@ def run_server(config: ServerConfig) -> None:
     except BaseException:
         store.close()
         raise
+    if http is not None and shared is not None:
+        http.sock = shared.http
+    serve = partial(serve_async, telemetry=telemetry, http=http, kmip_socket=shared.kmip if shared else None)
     try:
-        trio.run(partial(serve_async, telemetry=telemetry, http=http), config, tls, ssl_context, processor, store)
+        trio.run(serve, config, tls, ssl_context, processor, store)
     except KeyboardInterrupt:
         log.warning("interrupted")
         raise SystemExit(130) from None
@@ -218,6 +259,7 @@ async def serve_async(
     handle_signals: bool = True,
     telemetry: Telemetry | None = None,
     http: HttpService | None = None,
+    kmip_socket: socket.socket | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until a signal (or ``Running.listener.shutdown()``), then close the store."""
@@ -245,7 +287,7 @@ async def serve_async(
                 await nursery.start(telemetry.serve_metrics)
             if http is not None:
                 await nursery.start(http.serve)
-            addresses = await nursery.start(listener.serve, config.bind, config.kmip_port)
+            addresses = await nursery.start(partial(listener.serve, config.bind, config.kmip_port, sock=kmip_socket))
             host, port = addresses[0]
             _write_port_file(config.port_file, port)
             _log_how_to_connect(config, tls, host, port)
@@ -267,9 +309,16 @@ async def _watch_signals(listener: KmipListener, *, task_status: trio.TaskStatus
     with trio.open_signal_receiver(*SHUTDOWN_SIGNALS) as signals:
         task_status.started()
         received = 0
+        first = 0.0
         async for signum in signals:
+            # A worker process gets the signal twice when a terminal or a
+            # service manager signals the whole group and the parent forwards
+            # it too: one shutdown request, not a second "stop waiting".
+            if received and trio.current_time() - first < SAME_SIGNAL_WINDOW_S:
+                continue
             received += 1
             if received == 1:
+                first = trio.current_time()
                 log.info("%s: shutting down (send it again to stop waiting)", signal.Signals(signum).name)
                 listener.shutdown()
             else:

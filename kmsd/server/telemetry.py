@@ -71,6 +71,12 @@ class Telemetry:
 def build_telemetry(config: ServerConfig, store: Store) -> Telemetry:
     """Open the audit log and make the observers; errors are click exceptions."""
     metrics = ServerMetrics()
+
+    def pool_usage() -> None:
+        for state, value in store.pool_stats().items():
+            metrics.store_connections.set(value, state=state)
+
+    metrics.refreshers.append(pool_usage)
     try:
         key = load_or_create_key(config.data_dir)
     except (AuditKeyError, OSError) as exc:

@@ -122,6 +122,21 @@ class Transaction(abc.ABC):
         """Every grant on ``uid``."""
 
     @abc.abstractmethod
+    def grant_create(self, user: str, by: str) -> None:
+        """Record that ``by`` granted ``user`` (or ``*``) the right to create objects.
+
+        Granting again replaces ``by``.
+        """
+
+    @abc.abstractmethod
+    def revoke_create(self, user: str) -> None:
+        """Remove ``user``'s create right (no error if there is none)."""
+
+    @abc.abstractmethod
+    def create_grants(self) -> list[tuple[str, str]]:
+        """Every ``(user, granted_by)`` holding the create right, by user (bytewise)."""
+
+    @abc.abstractmethod
     def savepoint(self) -> str:
         """Mark a point inside the transaction; returns its name."""
 
@@ -140,6 +155,11 @@ class Store(abc.ABC):
         allows it (SQLite WAL snapshots, PostgreSQL READ ONLY).  Transactions
         do not nest within one thread.
         """
+
+    def pool_stats(self) -> dict[str, int]:
+        """Connection pool figures for the metrics: ``idle``, ``in_use``, ``max``
+        (those the implementation knows; empty when it has no pool)."""
+        return {}
 
     @abc.abstractmethod
     def check(self) -> None:

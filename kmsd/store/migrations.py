@@ -238,6 +238,37 @@ _V1_MYSQL = (
     """,
 )
 
+# Version 2: users granted the right to create objects by a privileged user
+# (--privileged-users; kmsd.auth.access).  One row per grantee (``*`` is
+# everyone); ``granted_by`` is the privileged user who granted it last.
+_V2_SQLITE = (
+    """
+    CREATE TABLE create_access (
+        userid TEXT NOT NULL PRIMARY KEY,
+        granted_by TEXT NOT NULL,
+        granted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    )
+    """,
+)
+_V2_POSTGRESQL = (
+    """
+    CREATE TABLE create_access (
+        userid TEXT NOT NULL PRIMARY KEY,
+        granted_by TEXT NOT NULL,
+        granted_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )
+    """,
+)
+_V2_MYSQL = (
+    f"""
+    CREATE TABLE IF NOT EXISTS create_access (
+        userid VARBINARY(255) NOT NULL PRIMARY KEY,
+        granted_by VARBINARY(255) NOT NULL,
+        granted_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+    ) {_MYSQL_TABLE}
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -245,6 +276,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V1_SQLITE,
         postgresql=_V1_POSTGRESQL,
         mysql=_V1_MYSQL,
+    ),
+    Migration(
+        2,
+        "create_access: users granted the create right by a privileged user",
+        _V2_SQLITE,
+        postgresql=_V2_POSTGRESQL,
+        mysql=_V2_MYSQL,
     ),
 )
 

@@ -375,6 +375,27 @@ class _MySqlTransaction(Transaction):
         ).fetchall()
         return [Grant(uid, _text(user), frozenset(json.loads(perms))) for user, perms in rows]
 
+    def grant_create(self, user: str, by: str) -> None:
+        conn = self._writable("grant_create")
+        self._run(
+            conn,
+            "grant_create",
+            "INSERT INTO create_access (userid, granted_by) VALUES (%s, %s)"
+            " ON DUPLICATE KEY UPDATE granted_by = VALUES(granted_by), granted_at = CURRENT_TIMESTAMP(6)",
+            (user, by),
+        )
+
+    def revoke_create(self, user: str) -> None:
+        conn = self._writable("revoke_create")
+        self._run(conn, "revoke_create", "DELETE FROM create_access WHERE userid = %s", (user,))
+
+    def create_grants(self) -> list[tuple[str, str]]:
+        conn = self._live()
+        rows = self._run(
+            conn, "create_grants", "SELECT userid, granted_by FROM create_access ORDER BY userid"
+        ).fetchall()
+        return [(_text(user), _text(by)) for user, by in rows]
+
     def savepoint(self) -> str:
         conn = self._live()
         name = f"kmsd_sp{self._next_savepoint}"
@@ -453,6 +474,7 @@ class MySqlStore(Store):
         self._read_timeout_s = 2 * max(self._lock_wait_s, math.ceil(statement_timeout_ms / 1000)) + 10
         self._pool_timeout_s = pool_timeout_s
         self._slots = threading.BoundedSemaphore(pool_max)
+        self._pool_max = pool_max
         self._pool_lock = threading.Lock()
         self._idle: list[Connection] = []
         self._closed = False
@@ -604,6 +626,13 @@ class MySqlStore(Store):
             return False
 
     # -- the rest of Store -------------------------------------------------
+
+    def pool_stats(self) -> dict[str, int]:
+        with self._pool_lock:
+            idle = len(self._idle)
+        # A BoundedSemaphore's free slots are the connections not lent out.
+        in_use = self._pool_max - self._slots._value
+        return {"idle": idle, "in_use": in_use, "max": self._pool_max}
 
     def check(self) -> None:
         with self._transaction(readonly=True) as txn:

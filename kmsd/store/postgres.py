@@ -380,6 +380,26 @@ class _PgTransaction(Transaction):
             ).fetchall()
         return [Grant(uid, user, frozenset(perms)) for user, perms in rows]
 
+    def grant_create(self, user: str, by: str) -> None:
+        conn = self._writable("grant_create")
+        with _errors("grant_create"):
+            conn.execute(
+                "INSERT INTO create_access (userid, granted_by) VALUES (%s, %s)"
+                " ON CONFLICT (userid) DO UPDATE SET granted_by = EXCLUDED.granted_by, granted_at = now()",
+                (user, by),
+            )
+
+    def revoke_create(self, user: str) -> None:
+        conn = self._writable("revoke_create")
+        with _errors("revoke_create"):
+            conn.execute("DELETE FROM create_access WHERE userid = %s", (user,))
+
+    def create_grants(self) -> list[tuple[str, str]]:
+        conn = self._live()
+        with _errors("create_grants"):
+            rows = conn.execute('SELECT userid, granted_by FROM create_access ORDER BY userid COLLATE "C"').fetchall()
+        return [(user, by) for user, by in rows]
+
     def savepoint(self) -> str:
         conn = self._live()
         name = f"kmsd_sp{self._next_savepoint}"
@@ -547,6 +567,11 @@ class PostgresStore(Store):
             pass
 
     # -- the rest of Store -------------------------------------------------
+
+    def pool_stats(self) -> dict[str, int]:
+        stats = self._pool.get_stats()
+        size, available = stats.get("pool_size", 0), stats.get("pool_available", 0)
+        return {"idle": available, "in_use": size - available, "max": self._pool.max_size}
 
     def check(self) -> None:
         with self._transaction(readonly=True) as txn:

@@ -339,6 +339,26 @@ class _SqliteTransaction(Transaction):
             ).fetchall()
         return [Grant(uid, user, frozenset(json.loads(perms))) for user, perms in rows]
 
+    def grant_create(self, user: str, by: str) -> None:
+        conn = self._writable("grant_create")
+        with _errors("grant_create"):
+            conn.execute(
+                "INSERT INTO create_access (userid, granted_by) VALUES (?, ?)"
+                f" ON CONFLICT (userid) DO UPDATE SET granted_by = excluded.granted_by, granted_at = {_NOW}",
+                (user, by),
+            )
+
+    def revoke_create(self, user: str) -> None:
+        conn = self._writable("revoke_create")
+        with _errors("revoke_create"):
+            conn.execute("DELETE FROM create_access WHERE userid = ?", (user,))
+
+    def create_grants(self) -> list[tuple[str, str]]:
+        conn = self._live()
+        with _errors("create_grants"):
+            rows = conn.execute("SELECT userid, granted_by FROM create_access ORDER BY userid").fetchall()
+        return [(user, by) for user, by in rows]
+
     def savepoint(self) -> str:
         conn = self._live()
         name = f"kmsd_sp{len(self._savepoints) + 1}"
@@ -383,6 +403,7 @@ class SqliteStore(Store):
         self._max_idle = max_idle_connections
         self._pool_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
+        self._lent = 0  # pooled connections in use by a transaction now
         self._closed = False
         self._writer = threading.Lock()
         self._local = threading.local()
@@ -430,12 +451,19 @@ class SqliteStore(Store):
         with self._pool_lock:
             if self._closed:
                 raise StoreError("the store is closed")
+            self._lent += 1
             if self._idle:
                 return self._idle.pop()
-        return self._connect()
+        try:
+            return self._connect()
+        except BaseException:
+            with self._pool_lock:
+                self._lent -= 1
+            raise
 
     def _release(self, conn: sqlite3.Connection, healthy: bool) -> None:
         with self._pool_lock:
+            self._lent -= 1
             if healthy and not self._closed and len(self._idle) < self._max_idle:
                 self._idle.append(conn)
                 return
@@ -593,6 +621,11 @@ class SqliteStore(Store):
             return False
 
     # -- the rest of Store -------------------------------------------------
+
+    def pool_stats(self) -> dict[str, int]:
+        with self._pool_lock:
+            idle = len(self._idle)
+        return {"idle": idle, "in_use": self._lent, "max": self._max_idle}
 
     def check(self) -> None:
         with self._transaction(readonly=True) as txn:

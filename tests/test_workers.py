@@ -1,0 +1,84 @@
+"""``kmsd serve --workers 2``: two processes share the sockets, the store and the work."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+from pathlib import Path
+
+import pytest
+
+import ttlv
+from kmsd.kmip.enums import CryptographicAlgorithm, ObjectType, Operation, ResultStatus
+
+from .kmip_builders import Response, attributes, enum, integer, request, text
+from .server_process import start_server
+
+CONNECTIONS = 24
+MAX_CONNECTIONS = 400
+
+
+def _client_context(data: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(data / "certs" / "ca.pem"))
+    context.load_cert_chain(str(data / "certs" / "admin.pem"), str(data / "certs" / "admin.key"))
+    return context
+
+
+def _exchange(port: int, context: ssl.SSLContext, message: bytes) -> Response:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(message)
+            framer = ttlv.Framer()
+            while (answer := framer.next_message()) is None:
+                chunk = tls.recv(65536)
+                assert chunk, "connection closed before the response"
+                framer.feed(chunk)
+    return Response(answer)
+
+
+def test_two_workers_share_the_work(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--workers", "2")
+    try:
+        context = _client_context(server.data_dir)
+        attrs = attributes(
+            (2, 1), enum("Cryptographic Algorithm", CryptographicAlgorithm.AES), integer("Cryptographic Length", 256)
+        )
+        create = request((2, 1), (Operation.CREATE, [enum("Object Type", ObjectType.SYMMETRIC_KEY), attrs]))
+        files = [server.data_dir / "audit.jsonl", server.data_dir / "audit.jsonl.w1"]
+
+        def creates_in(f: Path) -> int:
+            if not f.exists():
+                return 0
+            records = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+            return sum(1 for r in records if r.get("operation") == "Create")
+
+        uids = []
+        # A new connection each time: the kernel hands each to one worker.
+        # Keep going (bounded) until both have served some.
+        while len(uids) < MAX_CONNECTIONS and (len(uids) < CONNECTIONS or not all(creates_in(f) for f in files)):
+            r = _exchange(server.port, context, create)
+            assert r.status() == ResultStatus.SUCCESS, r.message()
+            uids.append(r.get("Unique Identifier"))
+        # Every worker sees every object (one shared database).
+        for uid in uids[:6]:
+            r = _exchange(server.port, context, request((2, 1), (Operation.GET, [text("Unique Identifier", uid)])))
+            assert r.status() == ResultStatus.SUCCESS, r.message()
+        # Both workers served, each keeping its own audit chain; none lost, none doubled.
+        assert all(creates_in(f) for f in files), [creates_in(f) for f in files]
+        assert sum(creates_in(f) for f in files) == len(uids)
+    finally:
+        # One SIGTERM to the parent stops every worker cleanly.
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0, server.log()
+    assert not (server.data_dir / "kmip.port").exists()
+    assert "not waiting for in-flight requests" not in server.log()
+
+
+def test_workers_option_is_validated(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="workers"):
+        start_server(tmp_path / "data", "--workers", "0")
+    assert os.path.exists(tmp_path / "data")
