@@ -27,7 +27,6 @@ import shlex
 import signal
 import socket
 import ssl
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -56,8 +55,6 @@ log = logging.getLogger("kmsd.serve")
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-#: How long a thread may hold the GIL while another waits (CPython default 5 ms).
-GIL_SWITCH_INTERVAL_S = 0.0005
 #: Signals this close together are one request (see _watch_signals).
 SAME_SIGNAL_WINDOW_S = 1.0
 PROCESSOR_MODULE = "kmsd.kmip.app"
@@ -116,10 +113,6 @@ def _run_workers(config: ServerConfig, tls: TlsFiles) -> int:
 
 
 def _serve_one(config: ServerConfig, tls: TlsFiles, shared: workers.SharedSockets | None = None) -> None:
-    # Requests hop between the event loop and worker threads; with the
-    # default 5 ms GIL switch interval a thread that wants the GIL back can
-    # wait that long behind a busy one, which dominates request latency.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     authenticator = _authenticator(config)
     ssl_context = _tls_context(tls, authenticator.requires_client_certificate)
     open_store = _store_factory()
