@@ -9,6 +9,7 @@ download browsers here, so the system Chromium is launched directly.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -34,6 +35,9 @@ ARGS = [
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "ui"
 TOKENS = {"alice": "alice-ui-token-" + secrets.token_hex(8), "bob": "bob-ui-token-" + secrets.token_hex(8)}
 
+if os.environ.get("CI") == "true" and not CHROMIUM.exists():
+    # In CI a missing browser is a failure, not a skip: scripts/_provision.sh installs it.
+    pytest.fail("Debian's chromium is not installed (scripts/_provision.sh installs it)", pytrace=False)
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
