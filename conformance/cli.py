@@ -25,7 +25,16 @@ from . import expected as exp
 from . import report
 from .cases import discover, load
 from .runner import Result, run_all
-from .transport import InProcessTransport, ServerProcess, TlsSettings, TlsTransport, Transport, parse_server
+from .transport import (
+    HTTPS_ENCODINGS,
+    HttpsTransport,
+    InProcessTransport,
+    ServerProcess,
+    TlsSettings,
+    TlsTransport,
+    Transport,
+    parse_server,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +60,13 @@ def _run_options(parser: argparse.ArgumentParser, paths_required: bool = True) -
     parser.add_argument("--cert", type=Path, help="client certificate PEM")
     parser.add_argument("--key", type=Path, help="client private key PEM")
     parser.add_argument("--in-process", action="store_true", help="call the executor directly (no TLS, no server)")
+    parser.add_argument(
+        "--https",
+        choices=sorted(HTTPS_ENCODINGS),
+        metavar="ENCODING",
+        help="replay over HTTPS (POST /kmip) in binary, xml or json instead of TTLV over TLS "
+        "(with --server, HOST:PORT is the HTTP API's)",
+    )
     parser.add_argument(
         "--database-type",
         choices=("sqlite", "postgresql", "mysql"),
@@ -90,10 +106,15 @@ def transport_for(args: argparse.Namespace) -> Iterator[Transport]:
         if not (args.ca and args.cert and args.key):
             raise SystemExit("--server needs --ca, --cert and --key")
         host, port = parse_server(args.server)
-        yield TlsTransport(TlsSettings(host, port, args.ca, args.cert, args.key))
+        settings = TlsSettings(host, port, args.ca, args.cert, args.key)
+        yield HttpsTransport(settings, args.https) if args.https else TlsTransport(settings)
     else:
         with ServerProcess((() if args.fips else ("--non-fips",)) + database) as server:
-            yield TlsTransport(server.tls_settings())
+            yield (
+                HttpsTransport(server.https_settings(), args.https)
+                if args.https
+                else TlsTransport(server.tls_settings())
+            )
 
 
 def _run(args: argparse.Namespace, expectations: dict[str, exp.Expectation], quiet: bool) -> list[Result]:

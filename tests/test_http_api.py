@@ -22,7 +22,7 @@ from . import kmip_builders as kb
 from .http_client import Client, client, create_symmetric_key, http_port, write_token_file
 from .server_process import RunningServer, start_server
 
-TESTCASES = Path("/work/shared/kmip-testcases")
+TESTCASES = Path(__file__).resolve().parents[1].parent / "shared" / "kmip-testcases"
 TOKENS = {"alice": "alice-secret-token-0123456789", "bob": "bob-secret-token-9876543210"}
 
 

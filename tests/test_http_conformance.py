@@ -19,7 +19,7 @@ import pytest
 from conformance.runner import Result, run_all
 from conformance.transport import HttpsTransport, ServerProcess, TlsTransport
 
-CASES = Path("/work/shared/kmip-testcases")
+CASES = Path(__file__).resolve().parents[1].parent / "shared" / "kmip-testcases"
 NAMES = [
     "1.4/mandatory/MSGENC-HTTPS-M-1-14.xml",
     "1.4/mandatory/MSGENC-JSON-M-1-14.xml",
@@ -55,3 +55,23 @@ def test_https_reaches_the_same_verdicts_as_tls(server: ServerProcess, encoding:
     for result in over_https:
         if result.profile == "MSGENC":
             assert result.passed or result.messages >= 1, result  # the ResponseTooLarge step passed
+
+
+def test_harness_cli_replays_over_https(tmp_path: Path) -> None:
+    """``python -m conformance run --https ENCODING`` starts a server and replays over POST /kmip."""
+    import subprocess
+    import sys
+
+    case = CASES / "2.1/mandatory/SKLC-M-1-21.xml"
+    if not case.exists():
+        pytest.skip("the OASIS test cases are not present")
+    for encoding in ("xml", "json"):
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance", "run", "--https", encoding, "--no-expected", str(case)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.strip().splitlines()[-1] == "1 passed, 0 failed"
