@@ -9,7 +9,7 @@ from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason, 
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
-from . import asymkeys, objects, templates, wrapping
+from . import asymkeys, objects, split, templates, wrapping
 from .context import Context
 from .keyblock import material_of
 from .newobject import KEY_OBJECTS, initial_attributes, object_item, object_tag, require_type
@@ -112,7 +112,9 @@ def _key_object(
         # Kept in the format it was registered in (Opaque or Raw, as the client chose).
         secret_format = fmt if fmt in (KeyFormatType.OPAQUE, KeyFormatType.RAW) else KeyFormatType.OPAQUE
         return object_item(object_type, material, secret_format, None, None, extra), material, attrs
-    # Asymmetric keys and split keys are stored as given until their issue lands.
+    if object_type == ObjectType.SPLIT_KEY:  # kept as given, once its fields check out (kmsd.ops.split)
+        return split.split_key_object(supplied), material, _defaults_from(block, attrs)
+    # Asymmetric keys are stored as given until their issue lands.
     del fmt
     raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"Register of {object_type.name} is not supported yet")
 
