@@ -86,8 +86,10 @@ class ManagedObject:
 
     @classmethod
     def from_stored(cls, stored: StoredObject) -> ManagedObject:
-        obj = _decode_blob(stored.payload) if stored.payload else None
-        attrs = _decode_blob(stored.attributes).children if stored.attributes else ()
+        # The object (key material) is decoded afresh every time: a cache of
+        # it would keep destroyed keys alive in memory.
+        obj = ttlv.decode(stored.payload) if stored.payload else None
+        attrs = _decode_attributes(stored.attributes).children if stored.attributes else ()
         return cls(
             uid=stored.uid,
             object_type=ObjectType(stored.object_type),
@@ -100,9 +102,10 @@ class ManagedObject:
 
 
 @lru_cache(maxsize=2048)
-def _decode_blob(blob: bytes) -> Item:
-    """Stored blobs decoded once: items are immutable, so a hot key read by
-    many clients is decoded once, keyed by its exact bytes."""
+def _decode_attributes(blob: bytes) -> Item:
+    """Attribute blobs decoded once: items are immutable, so a hot object read
+    by many clients is decoded once, keyed by the blob's exact bytes.  Holds no
+    key material (attributes never do)."""
     return ttlv.decode(blob)
 
 

@@ -59,7 +59,7 @@ import pymysql
 from pymysql.connections import Connection as _Connection
 from pymysql.cursors import Cursor
 
-from . import migrations
+from . import locate_sql, migrations
 from .base import ConflictError, Grant, LocateFilter, Store, StoredObject, StoreError, Transaction
 
 if TYPE_CHECKING:  # the stubs make Connection generic; the runtime class is not
@@ -128,50 +128,25 @@ def _row_to_object(row: Sequence[Any]) -> StoredObject:
     )
 
 
-def locate_query(flt: LocateFilter) -> tuple[str, list[object]] | None:
-    """The SQL selecting matching ``sequence`` numbers, or None if none can match.
+def _mysql_visible(user: str, operations: Sequence[str]) -> locate_sql.Clause:
+    sql = (
+        "(o.owner = %s OR o.id IN (SELECT ra.id FROM read_access ra"
+        " WHERE ra.userid IN (%s, '*') AND JSON_OVERLAPS(ra.permissions, %s)))"
+    )
+    return sql, [user, user, json.dumps(list(operations))]
 
-    The shape of the SQLite and PostgreSQL queries; PyMySQL expands a tuple
-    parameter into a parenthesised list for ``IN %s``.
-    """
-    where: list[str] = []
-    params: list[object] = []
-    if flt.object_types is not None:
-        if not flt.object_types:
-            return None
-        where.append("o.object_type IN %s")
-        params.append(tuple(flt.object_types))
-    if flt.states is not None:
-        if not flt.states:
-            return None
-        where.append("o.state IN %s")
-        params.append(tuple(flt.states))
-    if flt.name is not None:
-        where.append("o.id IN (SELECT n.id FROM object_names n WHERE n.name = %s)")
-        params.append(flt.name)
-    if flt.object_group is not None:
-        where.append("o.id IN (SELECT g.id FROM object_groups g WHERE g.grp = %s)")
-        params.append(flt.object_group)
-    if flt.cryptographic_algorithm is not None:
-        where.append("o.cryptographic_algorithm = %s")
-        params.append(flt.cryptographic_algorithm)
-    if flt.cryptographic_length is not None:
-        where.append("o.cryptographic_length = %s")
-        params.append(flt.cryptographic_length)
-    if flt.visible_to is not None:
-        if flt.visible_with:
-            where.append(
-                "(o.owner = %s OR o.id IN (SELECT ra.id FROM read_access ra"
-                " WHERE ra.userid IN (%s, '*') AND JSON_OVERLAPS(ra.permissions, %s)))"
-            )
-            params.extend((flt.visible_to, flt.visible_to, json.dumps(list(flt.visible_with))))
-        else:
-            where.append("o.owner = %s")
-            params.append(flt.visible_to)
-    sql = "SELECT o.sequence FROM objects o"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + " ORDER BY o.sequence", params
+
+# PyMySQL expands a tuple parameter into a parenthesised list for ``IN %s``.
+MYSQL = locate_sql.Dialect(
+    p="%s",
+    one_of=lambda column, values: (f"{column} IN %s", [tuple(values)]),
+    visible=_mysql_visible,
+)
+
+
+def locate_query(flt: LocateFilter) -> tuple[str, list[object]] | None:
+    """The SQL selecting matching ``sequence`` numbers (see :mod:`kmsd.store.locate_sql`)."""
+    return locate_sql.locate_query(flt, MYSQL)
 
 
 class _MySqlTransaction(Transaction):

@@ -45,6 +45,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from . import locate_sql
 from .base import ConflictError, Grant, LocateFilter, Store, StoredObject, StoreError, Transaction
 from .migrations import upgrade_sqlite
 
@@ -107,55 +108,27 @@ def _placeholders(n: int) -> str:
     return ", ".join("?" * n)
 
 
-def locate_query(flt: LocateFilter) -> tuple[str, list[object]] | None:
-    """The SQL selecting matching ``sequence`` numbers, or None if none can match.
+def _sqlite_visible(user: str, operations: Sequence[str]) -> locate_sql.Clause:
+    # "owner = ? OR id IN (...)" rather than a correlated EXISTS: with no other
+    # filter SQLite then serves both sides from indexes (owner;
+    # read_access.userid) instead of scanning every object.
+    sql = (
+        "(o.owner = ? OR o.id IN (SELECT ra.id FROM read_access ra, json_each(ra.permissions) p"
+        f" WHERE ra.userid IN (?, '*') AND p.value IN ({_placeholders(len(operations))})))"
+    )
+    return sql, [user, user, *operations]
 
-    Every filter can be served by an index (see the migrations); name and
-    group filters are ``id IN (subquery)`` so the planner can drive the search
-    from the side tables' indexes.
-    """
-    where: list[str] = []
-    params: list[object] = []
-    if flt.object_types is not None:
-        if not flt.object_types:
-            return None
-        where.append(f"o.object_type IN ({_placeholders(len(flt.object_types))})")
-        params.extend(flt.object_types)
-    if flt.states is not None:
-        if not flt.states:
-            return None
-        where.append(f"o.state IN ({_placeholders(len(flt.states))})")
-        params.extend(flt.states)
-    if flt.name is not None:
-        where.append("o.id IN (SELECT n.id FROM object_names n WHERE n.name = ?)")
-        params.append(flt.name)
-    if flt.object_group is not None:
-        where.append("o.id IN (SELECT g.id FROM object_groups g WHERE g.grp = ?)")
-        params.append(flt.object_group)
-    if flt.cryptographic_algorithm is not None:
-        where.append("o.cryptographic_algorithm = ?")
-        params.append(flt.cryptographic_algorithm)
-    if flt.cryptographic_length is not None:
-        where.append("o.cryptographic_length = ?")
-        params.append(flt.cryptographic_length)
-    if flt.visible_to is not None:
-        if flt.visible_with:
-            # "owner = ? OR id IN (...)" rather than a correlated EXISTS: with
-            # no other filter SQLite then serves both sides from indexes
-            # (owner; read_access.userid) instead of scanning every object.
-            where.append(
-                "(o.owner = ? OR o.id IN (SELECT ra.id FROM read_access ra, json_each(ra.permissions) p"
-                " WHERE ra.userid IN (?, '*')"
-                f" AND p.value IN ({_placeholders(len(flt.visible_with))})))"
-            )
-            params.extend((flt.visible_to, flt.visible_to, *flt.visible_with))
-        else:
-            where.append("o.owner = ?")
-            params.append(flt.visible_to)
-    sql = "SELECT o.sequence FROM objects o"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + " ORDER BY o.sequence", params
+
+SQLITE = locate_sql.Dialect(
+    p="?",
+    one_of=lambda column, values: (f"{column} IN ({_placeholders(len(values))})", list(values)),
+    visible=_sqlite_visible,
+)
+
+
+def locate_query(flt: LocateFilter) -> tuple[str, list[object]] | None:
+    """The SQL selecting matching ``sequence`` numbers (see :mod:`kmsd.store.locate_sql`)."""
+    return locate_sql.locate_query(flt, SQLITE)
 
 
 class _SqliteTransaction(Transaction):
