@@ -1,4 +1,4 @@
-"""RNG Retrieve, and the 2.x message-level operations Interop, Log, Set Endpoint Role."""
+"""RNG Retrieve, Ping, and the 2.x message-level operations Interop, Log, Set Endpoint Role."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _empty() -> Item:
     return Item(tags.ResponsePayload, ItemType.STRUCTURE, ())
 
 
-@handler(Operation.RNG_RETRIEVE, since=(1, 3))
+@handler(Operation.RNG_RETRIEVE, since=(1, 2))
 def rng_retrieve(ctx: Context, payload: Item) -> Item:
     length = payload.get(tags.DataLength)
     if not isinstance(length, int):
@@ -54,3 +54,9 @@ def set_endpoint_role(ctx: Context, payload: Item) -> Item:
     if not isinstance(role, int):
         raise missing("Endpoint Role")
     return Item(tags.ResponsePayload, ItemType.STRUCTURE, (Item(tags.EndpointRole, ItemType.ENUMERATION, role),))
+
+
+@handler(Operation.PING, since=(2, 1))
+def ping(ctx: Context, payload: Item) -> Item:
+    """Liveness from the KMIP side: answering at all is the result (KMIP 2.1 §6.1.36)."""
+    return _empty()

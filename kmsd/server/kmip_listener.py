@@ -19,7 +19,8 @@ making sure one connection can never hurt another:
   message, once started, must be complete within ``idle_timeout`` of its
   first byte (a slow sender cannot hold a buffer forever).  A response that
   the client does not read within ``idle_timeout`` closes it too.
-* Each whole message goes to ``processor.process`` in a worker thread; the
+* Each whole message goes to ``processor.process`` in a thread of the
+  listener's :class:`~kmsd.server.workpool.WorkerPool`; the
   response is sent before the next message of that connection is looked at,
   so requests on one connection are answered in order, while connections
   proceed concurrently.  ``None`` from the processor closes the connection.
@@ -52,6 +53,7 @@ from kmsd.kmip.processor import MessageProcessor
 from kmsd.server.observe import ConnectionObserver, NullConnectionObserver
 from kmsd.server.peer import Peer
 from kmsd.server.tls import IdentityError, identity_from_certificate
+from kmsd.server.workpool import WorkerPool
 from ttlv.errors import DecodeError, LimitExceeded
 from ttlv.framer import Framer
 
@@ -75,6 +77,8 @@ class ListenerSettings:
     shutdown_grace: float
     # Reads the caller's name from a verified DER client certificate (kmsd.auth.identity).
     identify: Callable[[bytes], str] = identity_from_certificate
+    # Requests processed at once (the store's pool and the GIL are the real limits).
+    worker_threads: int = 32
 
 
 class _Refused(Exception):
@@ -102,6 +106,7 @@ class KmipListener:
         self._ssl_context = ssl_context
         self._settings = settings
         self._slots = trio.CapacityLimiter(settings.max_connections)
+        self._workers = WorkerPool(settings.worker_threads, name="kmsd-kmip")
         self._ids = itertools.count(1)
         self._waiting: set[trio.CancelScope] = set()  # connections idle in a handshake or a read
         self._draining = False
@@ -155,6 +160,8 @@ class KmipListener:
         finally:
             for lst in listeners:
                 await trio.aclose_forcefully(lst)
+            # Every connection has ended; idle threads exit on their own (no join on the event loop).
+            self._workers.close(join=False)
             self._stopped.set()
 
     # -- one connection --------------------------------------------------------------------
@@ -223,7 +230,7 @@ class KmipListener:
         message_deadline = math.inf  # when the partly received message must be complete
         while True:
             while (message := framer.next_message()) is not None:
-                response = await trio.to_thread.run_sync(self._processor.process, message, peer)
+                response = await self._workers.run(self._processor.process, message, peer)
                 if response is None:
                     raise _Refused("processor could not decode a request")
                 with trio.move_on_after(settings.idle_timeout) as send_scope:
