@@ -4,7 +4,9 @@ Theory of operation: the console is plain HTML, CSS and one small script
 shipped in this package (``kmsd/http/ui/``; nothing from a CDN, nothing
 fetched at run time; the CSP forbids inline script).  It talks to the same
 API as every other client — ``/kmip/2_1`` for KMIP operations, ``/access/*``
-for grants, ``/health`` and ``/version`` — with the session cookie.
+for grants, ``/health`` and ``/version`` — with the session cookie; the one
+console-only API is the certificate view (:mod:`kmsd.http.ui_certificates`),
+because the browser has no X.509 parser.
 
 Signing in (``POST /ui/api/login``) turns what the browser proved into a
 session (:mod:`kmsd.http.sessions`): a JWT or API token pasted once into
@@ -24,6 +26,7 @@ import trio
 
 from kmsd.auth.errors import PUBLIC_MESSAGE, AuthenticationFailed
 
+from . import ui_certificates
 from .access_routes import may_create
 from .app import AUDIT_ALWAYS, AUDIT_NEVER, AUTH_NONE, Ctx, Route, unauthorized
 from .auth import Caller, raw_peer
@@ -114,5 +117,6 @@ ROUTES = (
     Route("POST", "/ui/api/login", login, "ui.login", auth=AUTH_NONE, audit=AUDIT_ALWAYS),
     Route("POST", "/ui/api/logout", logout, "ui.logout", audit=AUDIT_ALWAYS),
     Route("GET", "/ui/api/session", session_info, "ui.session", audit=AUDIT_NEVER),
+    *ui_certificates.ROUTES,  # before the static catch-all below
     Route("GET", "/ui/*", static, "ui.static", auth=AUTH_NONE, audit=AUDIT_NEVER),
 )

@@ -126,16 +126,118 @@ async function loadObject(id) {
   state.current = id;
   $("object-id").textContent = id;
   $("material").hidden = true;
-  const attrs = attributesOf(await kmip("GetAttributes", uid(id)));
+  $("certificate").hidden = true;
+  $("reveal").hidden = true;
   const body = $("attributes").querySelector("tbody");
   body.replaceChildren();
+  $("grants").querySelector("tbody").replaceChildren();
+  let response;
+  try { response = await kmip("GetAttributes", uid(id)); } catch (e) {
+    // A certificate needs only the Get right: a caller who may Get it but not read its attributes still sees it.
+    if (!(await showCertificate(id, "Certificate", [], true))) throw e;
+    say(`Attributes not shown: ${e.message}`, true);
+    return;
+  }
+  const attrs = attributesOf(response);
   for (const [k, v] of Object.entries(attrs)) {
     const row = document.createElement("tr");
     cell(row, k); cell(row, v);
     body.append(row);
   }
   $("reveal").hidden = !["SymmetricKey", "PrivateKey", "SecretData"].includes(attrs.ObjectType);
-  await loadGrants(id);
+  await Promise.all([loadGrants(id), showCertificate(id, attrs.ObjectType, linksOf(response))]);
+}
+
+// -- certificate details (parsed by the server: GET /ui/api/objects/{id}/certificate) -------
+function linksOf(response) {
+  const attrs = field(response, "Attributes");
+  return (attrs ? attrs.value : []).filter((a) => a.tag === "Link").map((a) => ({
+    type: (field(a, "LinkType") || {}).value, id: (field(a, "LinkedObjectIdentifier") || {}).value }));
+}
+const linked = (links, type) => (links.find((l) => l.type === type) || {}).id;
+
+// The certificate an object stands for: itself, a key's Certificate Link, or (for a private key) the
+// Certificate Link of its public key.  A Certificate's own Certificate Link is its issuer, not itself.
+async function certificateOf(id, type, links) {
+  if (type === "Certificate") return id;
+  if (!["PublicKey", "PrivateKey"].includes(type)) return null;
+  const direct = linked(links, "CertificateLink");
+  if (direct || type !== "PrivateKey" || !linked(links, "PublicKeyLink")) return direct || null;
+  try { return linked(linksOf(await kmip("GetAttributes", uid(linked(links, "PublicKeyLink")))), "CertificateLink") || null; }
+  catch (e) { return null; }  // no right on the public key: no certificate to show
+}
+
+const VALIDITY = { valid: "valid", expired: "EXPIRED", not_yet_valid: "NOT YET VALID" };
+
+// Fills the certificate panel; true when details are shown.  `quiet`: on failure show nothing at all.
+async function showCertificate(id, type, links, quiet) {
+  const certId = await certificateOf(id, type, links);
+  if (!certId || state.current !== id) return false;
+  const box = $("certificate");
+  const body = $("cert-details").querySelector("tbody");
+  body.replaceChildren();
+  const heading = $("cert-heading");
+  heading.replaceChildren(certId === id ? "Certificate" : "Linked certificate ");
+  if (certId !== id) heading.append(link(certId, "object/" + encodeURIComponent(certId)));
+  const base = "/ui/api/objects/" + encodeURIComponent(certId) + "/certificate";
+  $("cert-pem").href = base + ".pem";
+  $("cert-der").href = base + ".der";
+  let c;
+  try { c = await call("GET", base); } catch (e) {
+    if (quiet || state.current !== id) return false;
+    $("cert-flag").hidden = false;
+    // Get answers "not found" to a caller without the Get right, even one who may read the attributes.
+    const why = [403, 404].includes(e.status) ? "it does not exist, or you may not Get it" : e.message;
+    $("cert-flag").textContent = `Certificate not shown: ${why}.`;
+    box.hidden = false;
+    return false;
+  }
+  if (state.current !== id) return false;  // the user moved on while this loaded
+  const row = (key, label, value, bad) => {
+    const tr = document.createElement("tr");
+    tr.dataset.field = key;
+    if (bad) tr.className = "bad";
+    const th = document.createElement("th");
+    th.textContent = label;
+    tr.append(th);
+    cell(tr, value);
+    body.append(tr);
+  };
+  const critical = (ext) => (ext.critical ? " (critical)" : "");
+  const pk = c.public_key;
+  row("subject", "Subject", c.subject);
+  row("issuer", "Issuer", c.issuer + (c.self_issued ? " (self-issued)" : ""));
+  row("serial", "Serial number", `${c.serial_hex} (${c.serial_number})`);
+  row("not_before", "Not before", c.not_before, c.validity === "not_yet_valid");
+  row("not_after", "Not after", c.not_after, c.validity === "expired");
+  row("validity", "Validity", VALIDITY[c.validity] || c.validity, c.validity !== "valid");
+  row("public_key", "Public key", `${pk.algorithm}${pk.size ? " " + pk.size + " bits" : ""}${pk.curve ? " (" + pk.curve + ")" : ""}`);
+  row("signature_algorithm", "Signature algorithm", c.signature_algorithm);
+  row("sha256", "SHA-256 fingerprint", c.fingerprints.sha256);
+  row("sha1", "SHA-1 fingerprint", c.fingerprints.sha1);
+  row("key_usage", "Key usage", c.key_usage ? c.key_usage.usages.join(", ") + critical(c.key_usage) : "(none)");
+  row("extended_key_usage", "Extended key usage",
+    c.extended_key_usage ? c.extended_key_usage.usages.join(", ") + critical(c.extended_key_usage) : "(none)");
+  row("subject_alternative_names", "Subject alternative names",
+    c.subject_alternative_names.map((n) => `${n.type}: ${n.value}`).join(", ") || "(none)");
+  const bc = c.basic_constraints;
+  row("basic_constraints", "Basic constraints", !bc ? "(none: not a CA)"
+    : (bc.ca ? "CA" + (bc.path_length === null ? "" : `, path length ${bc.path_length}`) : "not a CA") + critical(bc));
+  if (c.extensions_error) row("extensions_error", "Extensions", `unreadable: ${c.extensions_error}`, true);
+  const chain = document.createElement("span");
+  for (const l of c.links) {
+    if (chain.childNodes.length) chain.append(document.createElement("br"));
+    const a = link(l.id, "object/" + encodeURIComponent(l.id));
+    a.dataset.linkType = l.type;
+    chain.append(`${l.type}: `, a);
+  }
+  row("links", "Links", c.links.length ? chain : "(none)");
+  const flag = $("cert-flag");
+  flag.hidden = c.validity === "valid";
+  flag.textContent = c.validity === "expired" ? `This certificate expired on ${c.not_after}.`
+    : c.validity === "not_yet_valid" ? `This certificate is not valid before ${c.not_before}.` : "";
+  box.hidden = false;
+  return true;
 }
 
 async function loadGrants(id) {
@@ -202,7 +304,7 @@ async function create(event) {
   } else if (kind === "rsa" || kind === "ec") {
     const common = kind === "rsa"
       ? [en("CryptographicAlgorithm", "RSA"), int("CryptographicLength", length >= 2048 ? length : 2048)]
-      : [en("CryptographicAlgorithm", "ECDSA"), en("RecommendedCurve", "P_256")];
+      : [en("CryptographicAlgorithm", "ECDSA"), S("CryptographicDomainParameters", en("RecommendedCurve", "P_256"))];
     const r = await kmip("CreateKeyPair", S("CommonAttributes", ...common),
       S("PrivateKeyAttributes", nameAttr(name), int("CryptographicUsageMask", 1)),
       S("PublicKeyAttributes", nameAttr(name + ".pub"), int("CryptographicUsageMask", 2)));
