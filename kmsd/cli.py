@@ -7,7 +7,7 @@ import click
 from kmsd import __version__
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kmsd")
 def main() -> None:
     """kmsd: a KMIP 1.0-2.1 key management server."""

@@ -163,3 +163,23 @@ def test_a_holder_in_another_process_times_out_cleanly(tmp_path: Path) -> None:
         other.close()
         store.close()
     assert os.path.exists(path)
+
+
+def _open_and_close(path: str, start: object) -> None:
+    start.wait(10)  # type: ignore[attr-defined]
+    SqliteStore(path).close()
+
+
+def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """`kmsd serve --workers N` on a fresh data directory: every worker creates/migrates the same file."""
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        path = str(tmp_path / f"fresh-{attempt}.db")
+        start = ctx.Event()
+        procs = [ctx.Process(target=_open_and_close, args=(path, start)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        start.set()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 6

@@ -83,7 +83,8 @@ CREATING_OPERATIONS = frozenset(
         Operation.REGISTER,
         Operation.DERIVE_KEY,
         Operation.CERTIFY,
-        *(op for op in Operation if op.name in ("IMPORT", "JOIN_SPLIT_KEY", "CREATE_SPLIT_KEY")),
+        # Put: a peer's pushed object is stored as a new one (kmsd.ops.notify_put).
+        *(op for op in Operation if op.name in ("IMPORT", "JOIN_SPLIT_KEY", "CREATE_SPLIT_KEY", "PUT")),
     }
 )
 MAX_USER_LENGTH = 256

@@ -10,6 +10,8 @@ that to a :class:`KeySpec` (kind, size in bits, curve), in one place:
 * :func:`spec_of` describes a key object that was parsed or generated;
 * :func:`check_algorithm` says whether a Key Block's algorithm fits a key;
 * :func:`check_policy` asks the :class:`~kmsd.crypto.policy.Policy`;
+* :func:`check_declared` asks it about a key known only by its Key Block
+  (an encrypted PKCS#8 key the server cannot open);
 * :func:`generate` makes a private key (its public half is ``.public_key()``).
 
 Key objects are ``cryptography``'s own; nothing here touches key bytes.
@@ -21,12 +23,13 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from kmsd.kmip.enums import CryptographicAlgorithm as Alg
 from kmsd.kmip.enums import RecommendedCurve as Curve
-from kmsd.kmip.errors import invalid_field, missing
+from kmsd.kmip.errors import KmipError, invalid_field, missing
 
+from . import dsa as dsa_keys
 from .errors import MalformedMaterial
 from .policy import Policy
 
@@ -37,6 +40,7 @@ PrivateKey = (
     | ed448.Ed448PrivateKey
     | x25519.X25519PrivateKey
     | x448.X448PrivateKey
+    | dsa.DSAPrivateKey
 )
 PublicKey = (
     rsa.RSAPublicKey
@@ -45,6 +49,7 @@ PublicKey = (
     | ed448.Ed448PublicKey
     | x25519.X25519PublicKey
     | x448.X448PublicKey
+    | dsa.DSAPublicKey
 )
 PUBLIC_EXPONENT = 65537  # FIPS 186-5 A.1.1: odd, 2^16 < e < 2^256; the universal choice
 
@@ -56,6 +61,7 @@ class Kind(enum.Enum):
     ED448 = "Ed448"
     X25519 = "X25519"
     X448 = "X448"
+    DSA = "DSA"  # FIPS 186-4 DSA: non-FIPS only (kmsd.crypto.dsa)
 
 
 # Recommended Curve -> cryptography's curve class (Weierstrass curves only).
@@ -94,12 +100,15 @@ class KeySpec:
     @property
     def algorithm(self) -> int:
         """The Cryptographic Algorithm the server records for such a key."""
-        return int({Kind.RSA: Alg.RSA, Kind.ED25519: Alg.ED25519, Kind.ED448: Alg.ED448}.get(self.kind, Alg.EC))
+        named = {Kind.RSA: Alg.RSA, Kind.DSA: Alg.DSA, Kind.ED25519: Alg.ED25519, Kind.ED448: Alg.ED448}
+        return int(named.get(self.kind, Alg.EC))
 
 
 def spec_of(key: PrivateKey | PublicKey) -> KeySpec:
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return KeySpec(Kind.RSA, key.key_size)
+    if isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey):
+        return KeySpec(Kind.DSA, key.key_size)
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         curve = _CURVE_BY_NAME.get(key.curve.name)
         if curve is None:
@@ -129,6 +138,10 @@ def spec_for_request(algorithm: int, length: int | None, curve: int | None) -> K
         if length is None:
             raise missing("Cryptographic Length")
         return KeySpec(Kind.RSA, length)
+    if algorithm == Alg.DSA:
+        if length is None:
+            raise missing("Cryptographic Length")
+        return KeySpec(Kind.DSA, length)
     if algorithm in (Alg.ED25519, Alg.ED448):
         kind = Kind.ED25519 if algorithm == Alg.ED25519 else Kind.ED448
         fixed_curve, bits, _ = _FIXED[kind]
@@ -160,6 +173,8 @@ def check_algorithm(spec: KeySpec, algorithm: int) -> None:
     allowed: frozenset[int]
     if spec.kind is Kind.RSA:
         allowed = frozenset({Alg.RSA})
+    elif spec.kind is Kind.DSA:
+        allowed = frozenset({Alg.DSA})
     elif spec.kind is Kind.EC:
         allowed = _EC_ALGORITHMS
     else:
@@ -172,6 +187,8 @@ def check_algorithm(spec: KeySpec, algorithm: int) -> None:
 def check_policy(policy: Policy, spec: KeySpec, *, generate: bool = False) -> None:
     if spec.kind is Kind.RSA:
         policy.check_rsa(spec.bits, generate=generate)
+    elif spec.kind is Kind.DSA:
+        policy.check_dsa(spec.bits, generate=generate)
     elif spec.curve is not None:
         policy.check_curve(spec.curve)
 
@@ -183,6 +200,8 @@ def generate(spec: KeySpec) -> PrivateKey:
     if spec.kind is Kind.EC:
         assert spec.curve is not None
         return ec.generate_private_key(EC_CURVES[spec.curve]())
+    if spec.kind is Kind.DSA:
+        return dsa_keys.generate(spec.bits)
     makers: dict[Kind, Callable[[], PrivateKey]] = {
         Kind.ED25519: ed25519.Ed25519PrivateKey.generate,
         Kind.ED448: ed448.Ed448PrivateKey.generate,
@@ -190,6 +209,37 @@ def generate(spec: KeySpec) -> PrivateKey:
         Kind.X448: x448.X448PrivateKey.generate,
     }
     return makers[spec.kind]()
+
+
+def check_declared(policy: Policy, algorithm: int, length: int) -> None:
+    """The policy's word on a key known only by the Cryptographic Algorithm and
+    Length of its Key Block.  An elliptic-curve length stands for every curve
+    of that size: allowed when one of them is (the curve itself is unknown)."""
+    if algorithm == Alg.RSA:
+        policy.check_rsa(length)
+    elif algorithm == Alg.DSA:
+        policy.check_dsa(length)
+    elif algorithm in _EC_ALGORITHMS:
+        curves = [c for c, cls in EC_CURVES.items() if cls().key_size == length]
+        if algorithm in _X_ALGORITHMS and length in (256, 448):
+            curves.append(Curve.CURVE25519 if length == 256 else Curve.CURVE448)
+        if not curves:
+            raise invalid_field(f"no elliptic curve kmsd supports is {length} bits")
+        for curve in curves[:-1]:
+            try:
+                policy.check_curve(curve)
+                return
+            except KmipError:
+                continue
+        policy.check_curve(curves[-1])  # none allowed: the last one's refusal says why
+    elif algorithm in (Alg.ED25519, Alg.ED448):
+        kind = Kind.ED25519 if algorithm == Alg.ED25519 else Kind.ED448
+        curve, bits, _ = _FIXED[kind]
+        if length != bits:
+            raise invalid_field(f"{kind.value} keys are {bits} bits, not {length}")
+        policy.check_curve(curve)
+    else:
+        raise invalid_field(f"{_alg_name(algorithm)} is not an asymmetric key algorithm kmsd holds")
 
 
 def _alg_name(value: int) -> str:

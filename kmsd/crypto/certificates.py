@@ -130,7 +130,7 @@ def attributes(cert: x509.Certificate, der: bytes) -> tuple[Item, ...]:
         _struct(
             tags.CertificateIdentifier,
             Item(tags.Issuer, ItemType.TEXT_STRING, cert.issuer.rfc4514_string()),
-            Item(tags.SerialNumber, ItemType.TEXT_STRING, serial_der[2:].hex().upper()),
+            Item(tags.SerialNumber, ItemType.TEXT_STRING, serial_text(cert.serial_number)),
         ),
         _struct(
             tags.CertificateSubject,
@@ -166,6 +166,19 @@ def name_fields(cert: x509.Certificate) -> list[Item]:
 
 def _struct(tag: int, *children: Item) -> Item:
     return Item(tag, ItemType.STRUCTURE, children)
+
+
+def serial_text(value: int) -> str:
+    """The 1.x Certificate Identifier's Serial Number: the number in hex, whole
+    octets, upper case.  KMIP 1.0 section 3.9 takes it "from the Serial Number
+    field of the certificate" as a Text String and fixes no spelling; the
+    1.0-1.2 test cases spell 0x9BBA23D1B6A48F97 "9BBA23D1B6A48F97" and 1 "01":
+    the number's octets, without the 0x00 that DER puts before a high bit
+    (a sign octet, not part of the number).  A negative serial (RFC 5280
+    4.1.2.2 forbids them; some certificates have one) keeps its DER octets."""
+    if value < 0:
+        return _der_integer(value)[2:].hex().upper()
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big").hex().upper()
 
 
 def _der_integer(value: int) -> bytes:

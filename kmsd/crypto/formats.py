@@ -13,7 +13,9 @@ The formats (KMIP 2.1 section 2.1.7 / 1.4 section 2.1.7, "Key Value"):
 Raw                            Ed25519/Ed448/X25519/X448 key bytes (RFC 8032,
                                RFC 7748); not meaningful for RSA or EC keys
 PKCS#1                         RSAPrivateKey / RSAPublicKey DER (RFC 8017 A.1)
-PKCS#8                         PrivateKeyInfo DER (RFC 5208 section 5)
+PKCS#8                         PrivateKeyInfo DER (RFC 5208 section 5); an
+                               EncryptedPrivateKeyInfo (section 6) is held as
+                               given, unread (:func:`encrypted_pkcs8`)
 X.509                          SubjectPublicKeyInfo DER (RFC 5280 4.1.2.7)
 ECPrivateKey                   SEC1 ECPrivateKey DER (RFC 5915 section 3)
 Transparent RSA Private/Public Modulus, exponents, primes, CRT parameters as
@@ -21,6 +23,8 @@ Transparent RSA Private/Public Modulus, exponents, primes, CRT parameters as
 Transparent EC Private/Public  Recommended Curve + D (Big Integer) / Q String
                                (an X9.62 point); the 1.x ECDSA/ECDH/ECMQV
                                forms have the same shape
+Transparent DSA Private/Public P, Q, G and X / Y as Big Integers (KMIP 2.1
+                               sections 3.5-3.6; :mod:`kmsd.crypto.dsa`)
 =============================  ===============================================
 
 DER input is checked to be the structure its format names (a PKCS#8 blob
@@ -39,20 +43,21 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization as ser
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from kmsd.kmip import tags
 from kmsd.kmip.enums import CryptographicAlgorithm as Alg
 from kmsd.kmip.enums import KeyFormatType as F
 from ttlv import Item, ItemType
 
+from . import dsa as dsa_keys
 from .asymmetric import EC_CURVES, Kind, PrivateKey, PublicKey, spec_of
 from .errors import FormatNotSupported, MalformedMaterial
-from .policy import RSA_MAX_BITS
+from .policy import DSA_MAX_BITS, RSA_MAX_BITS
 
 # A 16384-bit RSA private key in PKCS#8 is about 9.4 KB; nothing valid is larger.
 MAX_DER_BYTES = 12 * 1024
-_DER_SEQUENCE, _DER_INTEGER, _DER_OCTET_STRING = 0x30, 0x02, 0x04
+_DER_SEQUENCE, _DER_INTEGER, _DER_OCTET_STRING, _DER_OID = 0x30, 0x02, 0x04, 0x06
 
 ALL_KINDS = frozenset(Kind)
 OKP_KINDS = frozenset({Kind.ED25519, Kind.ED448, Kind.X25519, Kind.X448})
@@ -64,6 +69,10 @@ class Hint:
 
     algorithm: int | None = None
     length: int | None = None
+    # Material the server itself stored (checked when it came in): OpenSSL's
+    # RSA private-key check (about 30 ms for 2048 bits, most of an RSA Sign)
+    # is skipped.  Never set for material a client sends.
+    trusted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,12 @@ class Codec:
     load: Callable[[Item, Hint], PrivateKey | PublicKey]
     dump: Callable[[PrivateKey | PublicKey], Item]
     kinds: frozenset[Kind]
+
+
+class EncryptedKey(FormatNotSupported):
+    """Key Material the server keeps but cannot read: an encrypted PKCS#8 key,
+    whose password is the client's (KMIP carries none).  It can be returned
+    as registered, not converted or used."""
 
 
 def _fmt_name(fmt: int) -> str:
@@ -82,6 +97,8 @@ def load_private(fmt: int, material: Item, hint: Hint = Hint()) -> PrivateKey:
     key = _codec("private", fmt).load(material, hint)
     if not isinstance(key, PRIVATE_TYPES):
         raise MalformedMaterial(f"{_fmt_name(fmt)} material does not hold a private key")
+    if isinstance(key, dsa.DSAPrivateKey):
+        dsa_keys.check_key(key)  # whatever the format: OpenSSL's loaders check little
     return key
 
 
@@ -89,6 +106,8 @@ def load_public(fmt: int, material: Item, hint: Hint = Hint()) -> PublicKey:
     key = _codec("public", fmt).load(material, hint)
     if not isinstance(key, PUBLIC_TYPES):
         raise MalformedMaterial(f"{_fmt_name(fmt)} material does not hold a public key")
+    if isinstance(key, dsa.DSAPublicKey):
+        dsa_keys.check_key(key)
     return key
 
 
@@ -171,8 +190,37 @@ def _der_shape(data: bytes) -> tuple[int, int]:
     return first, second
 
 
+def encrypted_pkcs8(material: Item) -> bytes | None:
+    """The DER of an EncryptedPrivateKeyInfo (RFC 5208 section 6), or None when
+    ``material`` is not one.  KMIP's PKCS#8 format admits it ("supporting both
+    the RSAPrivateKey syntax and EncryptedPrivateKey", KMIP 1.0-2.1 Key Format
+    Type); the server has no password for it, so its structure is checked
+    (an AlgorithmIdentifier, then non-empty encrypted data) and nothing more."""
+    if material.type is not ItemType.BYTE_STRING or not isinstance(material.value, bytes):
+        return None
+    if _der_shape(material.value) != (_DER_SEQUENCE, _DER_OCTET_STRING):
+        return None
+    data = _der_bytes(material, "PKCS_8")
+    try:
+        _, start, _ = _der_header(data, 0)
+        _, algorithm_start, algorithm_end = _der_header(data, start)
+        oid, _, _ = _der_header(data, algorithm_start)
+        _, encrypted_start, encrypted_end = _der_header(data, algorithm_end)
+    except ValueError:
+        oid, encrypted_start, encrypted_end = -1, 0, 0
+    if oid != _DER_OID or encrypted_end != len(data) or encrypted_start == encrypted_end:
+        raise MalformedMaterial("Key Material is not a valid PKCS_8 EncryptedPrivateKeyInfo")
+    return data
+
+
+def _load_pkcs8_private(material: Item, hint: Hint) -> PrivateKey | PublicKey:
+    if encrypted_pkcs8(material) is not None:
+        raise EncryptedKey("the PKCS_8 key is encrypted (EncryptedPrivateKeyInfo): the server cannot read it")
+    return _PKCS8_PRIVATE(material, hint)
+
+
 def _der_loader(
-    fmt: F, shape: tuple[int, int], load: Callable[[bytes], PrivateKey | PublicKey], kinds: frozenset[Kind]
+    fmt: F, shape: tuple[int, int], load: Callable[[bytes, bool], PrivateKey | PublicKey], kinds: frozenset[Kind]
 ) -> Callable[[Item, Hint], PrivateKey | PublicKey]:
     name = _fmt_name(fmt)
 
@@ -181,7 +229,7 @@ def _der_loader(
         if _der_shape(data) != shape:
             raise MalformedMaterial(f"Key Material is not {name} DER")
         try:
-            key = load(data)
+            key = load(data, hint.trusted)
         except UnsupportedAlgorithm:
             raise FormatNotSupported(f"the {name} key's algorithm is not supported") from None
         except (ValueError, TypeError):
@@ -194,14 +242,14 @@ def _der_loader(
     return loader
 
 
-def _load_private_der(data: bytes) -> PrivateKey:
-    key = ser.load_der_private_key(data, password=None)
+def _load_private_der(data: bytes, trusted: bool) -> PrivateKey:
+    key = ser.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=trusted)
     if not isinstance(key, PRIVATE_TYPES):
         raise UnsupportedAlgorithm(type(key).__name__)
     return key
 
 
-def _load_public_der(data: bytes) -> PublicKey:
+def _load_public_der(data: bytes, trusted: bool) -> PublicKey:
     key = ser.load_der_public_key(data)
     if not isinstance(key, PUBLIC_TYPES):
         raise UnsupportedAlgorithm(type(key).__name__)
@@ -321,7 +369,7 @@ def _load_transparent_rsa_private(material: Item, hint: Hint) -> PrivateKey:
             iqmp=_big(f, tags.CRTCoefficient, "CRT Coefficient") or rsa.rsa_crt_iqmp(p, q),
             public_numbers=rsa.RSAPublicNumbers(e, n),
         )
-        return numbers.private_key()
+        return numbers.private_key(unsafe_skip_rsa_key_validation=hint.trusted)
     except (ValueError, ArithmeticError):
         raise MalformedMaterial("Transparent RSA Private Key values are not a consistent RSA key") from None
 
@@ -417,6 +465,40 @@ def _dump_transparent_ec_public(key: PrivateKey | PublicKey) -> Item:
     return Item(tags.KeyMaterial, ItemType.STRUCTURE, children)
 
 
+def _dsa_value(fields: dict[int, object], tag: int, name: str, fmt_name: str) -> int:
+    value = fields.get(tag)
+    if value is None:
+        raise MalformedMaterial(f"{fmt_name} without a {name}")
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise MalformedMaterial(f"{fmt_name} {name} must be a positive Big Integer")
+    if value.bit_length() > DSA_MAX_BITS:
+        raise MalformedMaterial(f"{fmt_name} {name} exceeds {DSA_MAX_BITS} bits")
+    return value
+
+
+def _load_transparent_dsa(side: str) -> Callable[[Item, Hint], PrivateKey | PublicKey]:
+    name = f"Transparent DSA {side.capitalize()} Key"
+    fields = ((tags.P, "P"), (tags.Q, "Q"), (tags.G, "G"), (tags.X, "X") if side == "private" else (tags.Y, "Y"))
+
+    def load(material: Item, hint: Hint) -> PrivateKey | PublicKey:
+        f = _fields(material, name)
+        p, q, g, v = (_dsa_value(f, t, n, name) for t, n in fields)
+        return dsa_keys.private_key(p, q, g, v) if side == "private" else dsa_keys.public_key(p, q, g, v)
+
+    return load
+
+
+def _dump_transparent_dsa(key: PrivateKey | PublicKey) -> Item:
+    if isinstance(key, dsa.DSAPrivateKey):
+        values, last = dsa_keys.private_values(key), tags.X
+    else:
+        assert isinstance(key, dsa.DSAPublicKey)
+        values, last = dsa_keys.public_values(key), tags.Y
+    names = (tags.P, tags.Q, tags.G, last)
+    children = tuple(Item(t, ItemType.BIG_INTEGER, v) for t, v in zip(names, values, strict=True))
+    return Item(tags.KeyMaterial, ItemType.STRUCTURE, children)
+
+
 # -- the table ----------------------------------------------------------------------------------
 PRIVATE_TYPES = (
     rsa.RSAPrivateKey,
@@ -425,6 +507,7 @@ PRIVATE_TYPES = (
     ed448.Ed448PrivateKey,
     x25519.X25519PrivateKey,
     x448.X448PrivateKey,
+    dsa.DSAPrivateKey,
 )
 PUBLIC_TYPES = (
     rsa.RSAPublicKey,
@@ -433,9 +516,11 @@ PUBLIC_TYPES = (
     ed448.Ed448PublicKey,
     x25519.X25519PublicKey,
     x448.X448PublicKey,
+    dsa.DSAPublicKey,
 )
 _RSA = frozenset({Kind.RSA})
 _EC = frozenset({Kind.EC})
+_DSA = frozenset({Kind.DSA})
 _TRANSPARENT_EC_PRIVATE = (
     F.TRANSPARENT_EC_PRIVATE_KEY,
     F.TRANSPARENT_ECDSA_PRIVATE_KEY,
@@ -449,6 +534,7 @@ _TRANSPARENT_EC_PUBLIC = (
     F.TRANSPARENT_ECMQV_PUBLIC_KEY,
 )
 _INT, _SEQ, _OCT, _BIT = _DER_INTEGER, _DER_SEQUENCE, _DER_OCTET_STRING, 0x03
+_PKCS8_PRIVATE = _der_loader(F.PKCS_8, (_INT, _SEQ), _load_private_der, ALL_KINDS)
 
 CODECS: dict[tuple[str, int], Codec] = {
     ("private", F.RAW): Codec(_load_raw("private"), _dump_raw, OKP_KINDS),
@@ -458,7 +544,7 @@ CODECS: dict[tuple[str, int], Codec] = {
         _RSA,
     ),
     ("private", F.PKCS_8): Codec(
-        _der_loader(F.PKCS_8, (_INT, _SEQ), _load_private_der, ALL_KINDS),
+        _load_pkcs8_private,
         _der_dumper("private", ser.PrivateFormat.PKCS8),
         ALL_KINDS,
     ),
@@ -474,6 +560,7 @@ CODECS: dict[tuple[str, int], Codec] = {
         ("private", f): Codec(_load_transparent_ec_private, _dump_transparent_ec_private, _EC)
         for f in _TRANSPARENT_EC_PRIVATE
     },
+    ("private", F.TRANSPARENT_DSA_PRIVATE_KEY): Codec(_load_transparent_dsa("private"), _dump_transparent_dsa, _DSA),
     ("public", F.RAW): Codec(_load_raw("public"), _dump_raw, OKP_KINDS),
     ("public", F.PKCS_1): Codec(
         _der_loader(F.PKCS_1, (_INT, _INT), _load_public_der, _RSA),
@@ -485,6 +572,7 @@ CODECS: dict[tuple[str, int], Codec] = {
         _der_dumper("public", ser.PublicFormat.SubjectPublicKeyInfo),
         ALL_KINDS,
     ),
+    ("public", F.TRANSPARENT_DSA_PUBLIC_KEY): Codec(_load_transparent_dsa("public"), _dump_transparent_dsa, _DSA),
     ("public", F.TRANSPARENT_RSA_PUBLIC_KEY): Codec(_load_transparent_rsa_public, _dump_transparent_rsa_public, _RSA),
     **{
         ("public", f): Codec(_load_transparent_ec_public, _dump_transparent_ec_public, _EC)

@@ -25,7 +25,7 @@ FIPS_SYMMETRIC: dict[int, frozenset[int] | None] = {
     **{a: None for a in (*_HMAC, *_HMAC_SHA3)},  # None: any multiple of 8 from 112 bits
 }
 NON_FIPS_SYMMETRIC: dict[int, frozenset[int] | None] = {
-    Alg._3DES: frozenset({112, 168, 192}),
+    Alg._3DES: frozenset({112, 128, 168, 192}),  # key bits, or with parity (kmsd.crypto.symmetric)
     Alg.DES: frozenset({56, 64}),
     Alg.CHACHA20: frozenset({256}),
     Alg.CHACHA20POLY1305: frozenset({256}),
@@ -69,6 +69,16 @@ NON_FIPS_CURVES = frozenset(
     }
 )
 FIPS_POLICY = "the FIPS policy (run with --non-fips to allow it)"
+
+# DSA.  FIPS 186-5 no longer approves DSA for generating signatures; SP 800-131A
+# Rev. 2 keeps verifying as legacy use.  The FIPS policy has no class of
+# verify-only keys (RSA under 2048 bits is refused outright, not held for
+# verification), so DSA keys are non-FIPS only.  Non-FIPS: moduli (L) from 512
+# bits, the size of the KMIP 2.1 baseline test keys; OpenSSL generates the four
+# FIPS 186-4 sizes.  DSA_MAX_BITS bounds the work a client's key can cost.
+DSA_GENERATE = frozenset({1024, 2048, 3072, 4096})
+DSA_MIN_BITS = 512
+DSA_MAX_BITS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +154,21 @@ class Policy:
             )
         if bits < FIPS_RSA_MIN_BITS:
             raise KmipError(ResultReason.INVALID_FIELD, f"RSA-{bits} is not allowed by {FIPS_POLICY}")
+
+    def check_dsa(self, bits: int, *, generate: bool = False) -> None:
+        """A DSA key (modulus of ``bits``) the policy allows, to generate or to hold and use."""
+        if bits > DSA_MAX_BITS:
+            raise KmipError(ResultReason.INVALID_FIELD, f"DSA modulus of {bits} bits exceeds {DSA_MAX_BITS}")
+        if not self.non_fips:
+            raise KmipError(
+                ResultReason.INVALID_FIELD, f"DSA is not allowed by {FIPS_POLICY}: FIPS 186-5 no longer approves it"
+            )
+        if bits < DSA_MIN_BITS:
+            raise KmipError(ResultReason.INVALID_FIELD, f"DSA modulus of {bits} bits is not supported")
+        if generate and bits not in DSA_GENERATE:
+            raise KmipError(
+                ResultReason.INVALID_FIELD, f"DSA-{bits} cannot be generated here; generate {sorted(DSA_GENERATE)}"
+            )
 
     def check_curve(self, curve: int) -> None:
         """A curve (Recommended Curve value; CURVE25519/CURVE448 stand for the

@@ -133,6 +133,9 @@ _LIFT: dict[int, Adapter] = {
     Operation.ADD_ATTRIBUTE: _lift_single_attribute("NewAttribute"),
     Operation.MODIFY_ATTRIBUTE: _lift_single_attribute("NewAttribute"),
     Operation.DELETE_ATTRIBUTE: _lift_delete_attribute,
+    # Put / Notify received from a peer (kmsd.ops.notify_put): repeated Attribute -> Attributes, as for Locate.
+    Operation.PUT: _lift_locate,
+    Operation.NOTIFY: _lift_locate,
 }
 
 
@@ -288,9 +291,24 @@ def prune(item: Item, version: Version) -> Item:
             changed = True
             continue
         pruned = prune(child, version) if child.type is ItemType.STRUCTURE else child
+        if pruned is not child and _lost_its_meaning(child, pruned):
+            changed = True
+            continue
         changed = changed or pruned is not child
         kept.append(pruned)
     return Item(item.tag, item.type, tuple(kept)) if changed else item
+
+
+#: Children without which a structure says nothing: a Link whose Link Type the
+#: version lacks (a 2.x Wrapping Key Link to a 1.x client), a 1.x Attribute
+#: whose value went with it.
+_DEFINING_CHILDREN = {tags.LinkType, tags.AttributeValue}
+
+
+def _lost_its_meaning(before: Item, after: Item) -> bool:
+    return any(
+        before.find(t) is not None and after.find(t) is None for t in _DEFINING_CHILDREN
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -308,6 +326,11 @@ def _enum_defined(tag: int, value: int, version: Version) -> bool:
         return True  # extensions and enumerations we cannot judge pass through
     entry = table.by_value(value, version)
     return entry is None or entry.defined_in(version)
+
+
+def enum_defined(tag: int, value: int, version: Version) -> bool:
+    """Whether ``version`` defines this value of the enumeration at ``tag`` (extensions count as defined)."""
+    return _enum_defined(tag, value, version)
 
 
 def require_structure(item: Item | None, what: str) -> Item:

@@ -21,12 +21,18 @@ def build_processor(
     from kmsd.auth.access import AccessPolicy
     from kmsd.auth.authenticator import build_authenticator
     from kmsd.crypto.policy import Policy
+    from kmsd.ops import kek
     from kmsd.ops.context import ServerInfo
     from kmsd.ops.executor import Executor, ExecutorSettings
 
     max_size = getattr(config, "max_message_size", None) or ttlv.DEFAULT_LIMITS.max_size
+    policy = Policy(non_fips=bool(getattr(config, "non_fips", False)))
+    # --key-encryption-key: checked, and every row sealed under it, before the
+    # first request (kek.KekConfigError when it names no usable key).
+    at_rest = kek.configure(store, getattr(config, "key_encryption_key", None), policy)
     settings = ExecutorSettings(
-        policy=Policy(non_fips=bool(getattr(config, "non_fips", False))),
+        policy=policy,
+        at_rest=at_rest,
         unique_names=bool(getattr(config, "unique_names", False)),
         info=ServerInfo(version=__version__),
         # Callers are identified by kmsd.auth (certificate, credentials, --insecure).

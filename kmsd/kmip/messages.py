@@ -45,6 +45,7 @@ class RequestBatchItem:
     payload: Item
     unique_id: bytes | None = None
     extension: Item | None = None
+    ephemeral: bool = False  # 2.x: keep the output for later batch items, return none
 
 
 @dataclass(slots=True)
@@ -139,6 +140,7 @@ def parse_request(message: Item, version: Version) -> Request:
                 payload=payload,
                 unique_id=ubi if isinstance(ubi, bytes) else None,
                 extension=bi.find(tags.MessageExtension),
+                ephemeral=bi.get(tags.Ephemeral) is True,
             )
         )
     if not request.items:

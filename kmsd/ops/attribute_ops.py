@@ -13,6 +13,7 @@ from ttlv import Item, ItemType
 from . import objects
 from .attribute_rules import read_only, rule_for
 from .context import Context
+from .crypto_keys import usage_limits_as_set
 from .newobject import check_unique_names
 from .registry import handler
 
@@ -96,6 +97,7 @@ def add_attribute(ctx: Context, payload: Item) -> Item:
     if existing and not rule.multi:
         raise KmipError(ResultReason.ATTRIBUTE_SINGLE_VALUED, f"attribute {key} allows one instance only")
     _check_date_change(mo, item)
+    item = usage_limits_as_set(item, mo.attrs)
     check_unique_names(ctx, (item,), held=mo.attrs)
     mo.attrs = (*mo.attrs, item)
     objects.apply_time_transitions(mo, ctx.now)
@@ -130,6 +132,7 @@ def modify_attribute(ctx: Context, payload: Item) -> Item:
     if not rule_for(item).modify:
         raise read_only(item)
     _check_date_change(mo, item)
+    item = usage_limits_as_set(item, mo.attrs)
     check_unique_names(ctx, (item,), exclude=uid)
     key = A.attribute_key(item)
     current_wrapper = payload.find(tags.CurrentAttribute)
@@ -166,6 +169,7 @@ def delete_attribute(ctx: Context, payload: Item) -> Item:
         raise missing("Current Attribute or Attribute Reference")
     if not rule_for(probe).delete:
         raise read_only(probe)
+    usage_limits_as_set(probe, mo.attrs)  # not once units were spent
     key = A.attribute_key(probe)
     index = payload.get(tags.AttributeIndex)
     pos = _instance_position(mo.attrs, key, index if isinstance(index, int) else None, current)
@@ -198,6 +202,7 @@ def set_attribute(ctx: Context, payload: Item) -> Item:
     if not rule.modify and not (rule.on_create and not existing):
         raise read_only(item)
     _check_date_change(mo, item)
+    item = usage_limits_as_set(item, mo.attrs)
     mo.attrs = (*(a for a in mo.attrs if A.attribute_key(a) != key), item)
     objects.apply_time_transitions(mo, ctx.now)
     objects.save(ctx, mo)

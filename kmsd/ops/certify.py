@@ -44,7 +44,7 @@ from kmsd.kmip.enums import (
     State,
     ValidityIndicator,
 )
-from kmsd.kmip.errors import KmipError, missing
+from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import REGISTRY, Item, ItemType
 
 from . import objects, templates
@@ -64,17 +64,19 @@ DEAD_STATES = frozenset({State.DESTROYED, State.DESTROYED_COMPROMISED, State.COM
 @handler(Operation.CERTIFY, writes=True)
 def certify(ctx: Context, payload: Item) -> Item:
     attrs = _attributes(ctx, payload)
-    csr = _request(payload)
+    csr = _request(ctx, payload)
     subject_uid = payload.get(tags.UniqueIdentifier)
     if not isinstance(subject_uid, str):
         subject_uid = None if csr is not None else objects.request_uid(ctx, payload)
-    if subject_uid is not None:
-        subject_obj = objects.load(ctx, subject_uid, "get")
+    subject_obj = objects.load(ctx, subject_uid, "get") if subject_uid is not None else None
+    if subject_obj is not None and subject_obj.object_type == ObjectType.CERTIFICATE_REQUEST and csr is None:
+        # 2.x: "the Unique Identifier of the Public Key or the Certificate Request being certified"
+        csr, subject_obj = _stored_request(subject_obj), None
+    if subject_obj is not None:
         if subject_obj.object_type != ObjectType.PUBLIC_KEY or subject_obj.obj is None:
-            raise KmipError(ResultReason.INVALID_OBJECT_TYPE, f"object {subject_uid} is not a public key")
+            raise KmipError(ResultReason.INVALID_OBJECT_TYPE, f"object {subject_obj.uid} is not a public key")
         subject_key: PublicKey = read_block(ObjectType.PUBLIC_KEY, subject_obj.obj)[0]  # type: ignore[assignment]
     else:
-        subject_obj = None
         assert csr is not None
         if not issuing.csr_signature_valid(csr):
             raise KmipError(ResultReason.INVALID_CSR, "the certificate request's signature does not verify")
@@ -116,7 +118,7 @@ def re_certify(ctx: Context, payload: Item) -> Item:
         raise KmipError(ResultReason.WRONG_KEY_LIFECYCLE_STATE, f"certificate {uid} is {old.state.name}")
     old_cert, _ = certificates.load(old.obj)
     requested = _attributes(ctx, payload)
-    csr = _request(payload)
+    csr = _request(ctx, payload)
     subject = csr.subject if csr is not None else old_cert.subject
     public_uid = _linked(old.attrs, LinkType.PUBLIC_KEY_LINK)
     issuer_uid = _linked(old.attrs, LinkType.CERTIFICATE_LINK)
@@ -144,7 +146,9 @@ def re_certify(ctx: Context, payload: Item) -> Item:
         a for a in old.attrs if _link_of(a, LinkType.PUBLIC_KEY_LINK) or _link_of(a, LinkType.CERTIFICATE_LINK)
     )
     _move_names(ctx, old)
-    new = _build(ctx, cert, carried, (*links, link(LinkType.REPLACED_OBJECT_LINK, old.uid)))
+    # The Replaced Object Link first: it is what makes this certificate a
+    # replacement (1.x clients see it as the Link of Attribute Index 0).
+    new = _build(ctx, cert, carried, (link(LinkType.REPLACED_OBJECT_LINK, old.uid), *links))
     _finish(ctx, old, new)
     if public_uid is not None:
         public = objects.load(ctx, public_uid, "get")
@@ -219,15 +223,34 @@ def _attributes(ctx: Context, payload: Item) -> tuple[Item, ...]:
     return templates.expand(ctx, found.children) if found is not None else ()
 
 
-def _request(payload: Item) -> x509.CertificateSigningRequest | None:
+def _request(ctx: Context, payload: Item) -> x509.CertificateSigningRequest | None:
     value = payload.get(tags.CertificateRequestValue)
     if value is None:
         value = payload.get(tags.CertificateRequest)
-    if payload.get(tags.CertificateRequestUniqueIdentifier) is not None:
-        raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "stored Certificate Request objects are not supported")
+    stored_uid = payload.get(tags.CertificateRequestUniqueIdentifier)  # Re-Certify, 2.x
+    if stored_uid is not None:
+        if value is not None:
+            raise invalid_field("give a Certificate Request or its Unique Identifier, not both")
+        if not isinstance(stored_uid, str):
+            raise invalid_field("Certificate Request Unique Identifier must be a Text String")
+        return _stored_request(objects.load(ctx, stored_uid, "get"))
     if value is None:
         return None
-    kind = payload.get(tags.CertificateRequestType)
+    return _parse_request(payload.get(tags.CertificateRequestType), value)
+
+
+def _stored_request(mo: objects.ManagedObject) -> x509.CertificateSigningRequest:
+    """The request in a Certificate Request object the caller may Get."""
+    if mo.object_type != ObjectType.CERTIFICATE_REQUEST:
+        raise KmipError(ResultReason.INVALID_OBJECT_TYPE, f"object {mo.uid} is not a Certificate Request")
+    if mo.obj is None:
+        raise KmipError(ResultReason.OBJECT_DESTROYED, f"certificate request {mo.uid} has been destroyed")
+    if mo.state in DEAD_STATES:
+        raise KmipError(ResultReason.WRONG_KEY_LIFECYCLE_STATE, f"certificate request {mo.uid} is {mo.state.name}")
+    return _parse_request(mo.obj.get(tags.CertificateRequestType), mo.obj.get(tags.CertificateRequestValue))
+
+
+def _parse_request(kind: object, value: object) -> x509.CertificateSigningRequest:
     if kind not in (PKCS_10, PEM):
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "only PKCS#10 (DER or PEM) certificate requests")
     if not isinstance(value, bytes):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kmsd.auth.access import AccessPolicy
+from kmsd.crypto.at_rest import AtRest
 from kmsd.crypto.policy import Policy
 from kmsd.store.base import Transaction
 
@@ -36,6 +37,9 @@ class Context:
     # most recent one (kmsd.ops.batchrefs).
     batch_uids: list[str | None] = field(default_factory=list)
     operation_uids: dict[int, str] = field(default_factory=dict)
+    # Likewise the Data each returned, and per Data Enumeration the latest.
+    batch_data: list[bytes | None] = field(default_factory=list)
+    operation_data: dict[int, bytes] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     # Protocol version of the request: only Discover Versions/Query may look.
     version: tuple[int, int] = (2, 1)
@@ -44,3 +48,6 @@ class Context:
     unique_names: bool = False
     # Who may create objects and manage that right (--privileged-users).
     access: AccessPolicy = field(default_factory=AccessPolicy)
+    # The server's key-encryption key (--key-encryption-key): key material is
+    # sealed under it at rest (kmsd.crypto.at_rest).  None: stored as is.
+    at_rest: AtRest | None = None

@@ -32,7 +32,7 @@ def create(ctx: Context, payload: Item) -> Item:
     if any(a.tag == tags.QuantumSafe and a.value is True for a in attrs) and length < 256:
         # Grover halves a symmetric key's strength: only 256-bit keys stay at 128 bits.
         raise KmipError(ResultReason.GENERAL_FAILURE, f"a {length}-bit key is not quantum safe")
-    material = symmetric.generate(length)
+    material = symmetric.generate(length, algorithm)
     mo = objects.ManagedObject(
         uid=objects.new_uid(),
         object_type=object_type,

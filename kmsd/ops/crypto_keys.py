@@ -20,7 +20,11 @@ Usage Limits (§4.59) are charged by :func:`charge` before the data is
 protected, in their unit (bytes of input, or one per object/operation);
 running out is Permission Denied, as §6.1.17 says.  Processing is never
 limited.  The remaining count is written back in the same transaction, so a
-failed batch item (rolled back to its savepoint) spends nothing.
+failed batch item (rolled back to its savepoint) spends nothing.  Get Usage
+Allocation (kmsd.ops.lease) spends from the same count through
+:func:`spend`.  When a client sets the attribute, its Usage Limits Count is
+the Total (:func:`usage_limits_as_set`), and once anything was spent the
+attribute no longer changes.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from datetime import datetime
 
 from kmsd.kmip import tags
 from kmsd.kmip.enums import ObjectType, ResultReason, State, UsageLimitsUnit
-from kmsd.kmip.errors import KmipError
+from kmsd.kmip.errors import KmipError, invalid_field
 from ttlv import Item, ItemType
 
 from . import objects
@@ -50,7 +54,7 @@ class UsableKey:
 
 def use_key(ctx: Context, uid: str, right: str, mask: int, *, protect: bool) -> UsableKey:
     mo = objects.load(ctx, uid, right, for_update=protect)
-    _check_lifecycle(mo, ctx.now, protect)
+    check_lifecycle(mo, ctx.now, protect)
     allowed = mo.get(tags.CryptographicUsageMask)
     if isinstance(allowed, int) and not allowed & mask:
         raise KmipError(
@@ -71,7 +75,7 @@ def use_key(ctx: Context, uid: str, right: str, mask: int, *, protect: bool) -> 
     return UsableKey(mo, material, algorithm if isinstance(algorithm, int) else None)
 
 
-def _check_lifecycle(mo: objects.ManagedObject, now: datetime, protect: bool) -> None:
+def check_lifecycle(mo: objects.ManagedObject, now: datetime, protect: bool) -> None:
     if protect:
         stop = mo.get(tags.ProtectStopDate)
         if mo.state not in PROTECT_STATES or (isinstance(stop, datetime) and stop <= now):
@@ -85,26 +89,67 @@ def _check_lifecycle(mo: objects.ManagedObject, now: datetime, protect: bool) ->
 def charge(ctx: Context, mo: objects.ManagedObject, nbytes: int, *, new_object: bool) -> None:
     """Spend ``nbytes`` (Byte unit) or one use when ``new_object`` (Object
     unit: one per operation or stream) from the key's Usage Limits."""
-    limits = next((a for a in mo.attrs if a.tag == tags.UsageLimits), None)
-    if not isinstance(limits, Item):
+    limits = usage_limits(mo.attrs)
+    if limits is None:
         return
+    cost = nbytes if limits[2] == UsageLimitsUnit.BYTE else (1 if new_object else 0)
+    if cost:
+        spend(ctx, mo, cost, touch=False)
+
+
+def usage_limits(attrs: tuple[Item, ...]) -> tuple[int, int, int] | None:
+    """(Total, remaining Count, Unit) of the Usage Limits in ``attrs``, or None."""
+    limits = next((a for a in attrs if a.tag == tags.UsageLimits), None)
+    if limits is None:
+        return None
     total, count, unit = (limits.get(t) for t in (tags.UsageLimitsTotal, tags.UsageLimitsCount, tags.UsageLimitsUnit))
     if not isinstance(total, int) or not isinstance(unit, int):
+        return None
+    return total, count if isinstance(count, int) else total, unit
+
+
+def spend(ctx: Context, mo: objects.ManagedObject, amount: int, *, touch: bool) -> None:
+    """Take ``amount`` units from the key's remaining Usage Limits Count
+    (Permission Denied when fewer remain; a key without limits is unlimited).
+    ``touch``: whether it sets Last Change Date (§4.29 lists Get Usage
+    Allocation among the operations that do, not the cryptographic ones)."""
+    limits = usage_limits(mo.attrs)
+    if limits is None:
         return
-    remaining = count if isinstance(count, int) else total
-    cost = nbytes if unit == UsageLimitsUnit.BYTE else (1 if new_object else 0)
-    if cost == 0:
-        return
-    if cost > remaining:
+    total, remaining, unit = limits
+    if amount > remaining:
         raise KmipError(ResultReason.PERMISSION_DENIED, "the key's Usage Limits do not allow this much")
-    updated = Item(
+    mo.set_attr(tags.UsageLimits, _limits_item(total, remaining - amount, unit))
+    objects.save(ctx, mo, touch=touch)
+
+
+def usage_limits_as_set(item: Item, held: tuple[Item, ...] = ()) -> Item:
+    """A Usage Limits attribute as a client sets it (Create, Register, Add /
+    Modify / Set Attribute) on an object holding ``held``; any other
+    attribute is returned unchanged.  §4.59: "the Usage Limits Count is set
+    to the Usage Limits Total", the client's Count is ignored, and the
+    attribute "SHALL NOT be changed" once units were spent (Attribute Read
+    Only).  Deleting it is refused the same way: pass the held one."""
+    if item.tag != tags.UsageLimits:
+        return item
+    current = usage_limits(held)
+    if current is not None and current[1] != current[0]:
+        raise KmipError(ResultReason.ATTRIBUTE_READ_ONLY, "Usage Limits cannot change once units were spent")
+    total, unit = item.get(tags.UsageLimitsTotal), item.get(tags.UsageLimitsUnit)
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise invalid_field("Usage Limits needs a non-negative Usage Limits Total")
+    if not isinstance(unit, int) or isinstance(unit, bool):
+        raise invalid_field("Usage Limits needs a Usage Limits Unit")
+    return _limits_item(total, total, unit)
+
+
+def _limits_item(total: int, count: int, unit: int) -> Item:
+    return Item(
         tags.UsageLimits,
         ItemType.STRUCTURE,
         (
             Item(tags.UsageLimitsTotal, ItemType.LONG_INTEGER, total),
-            Item(tags.UsageLimitsCount, ItemType.LONG_INTEGER, remaining - cost),
+            Item(tags.UsageLimitsCount, ItemType.LONG_INTEGER, count),
             Item(tags.UsageLimitsUnit, ItemType.ENUMERATION, int(unit)),
         ),
     )
-    mo.set_attr(tags.UsageLimits, updated)
-    objects.save(ctx, mo, touch=False)

@@ -18,34 +18,45 @@ HMAC       HMAC(base key, Derivation Data), truncated
 ENCRYPT    the base key encrypts the Derivation Data with the Cryptographic
            Parameters and the Initialization Vector (:mod:`kmsd.crypto.cipher`);
            the leading bytes of the ciphertext
+ASYMMETRIC "key agreement between a private and public key" (2.1 §11.13): two
+KEY        Unique Identifiers, a Private Key and a Public Key (either order),
+           both with Derive Key in their mask; ECDH (SP 800-56A §5.7.1.2, the
+           x-coordinate of the shared point) for EC keys of one curve, X25519 /
+           X448 (RFC 7748) for Montgomery keys; the leading bytes of the
+           shared secret Z (a KDF over Z is the client's to apply)
 =========  =====================================================================
 
 Hashes go through the policy (SHA-1 is allowed for PBKDF2/HMAC, whose PRF is
 HMAC-SHA-1, as for MACs).  The new object's attributes come from the request
 (Cryptographic Algorithm and Length required for a Symmetric Key; Length for
-Secret Data); it is linked to its base (Derived Key / Derivation Base Object
-links are left to the Link machinery: not recorded yet).
+Secret Data).  It gets a Derivation Base Object Link to each object it was
+derived from, and each of those a Derived Key Link to it ("the server SHALL
+create a Link attribute ...", 2.1 §6.1.14, 1.0 §4.6).
 """
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from kmsd.crypto import cipher, digests
+from kmsd.crypto import asymmetric, cipher, digests
 from kmsd.kmip import tags
+from kmsd.kmip.enums import CryptographicAlgorithm as Alg
 from kmsd.kmip.enums import CryptographicUsageMask as Mask
 from kmsd.kmip.enums import DerivationMethod as Method
 from kmsd.kmip.enums import HashingAlgorithm as Hash
-from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason, SecretDataType, State
+from kmsd.kmip.enums import KeyFormatType, LinkType, ObjectType, Operation, ResultReason, SecretDataType, State
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
 from . import objects, templates
+from .asymkeys import read_block
 from .context import Context
-from .crypto_keys import charge, use_key
+from .crypto_keys import UsableKey, charge, use_key
 from .crypto_ops import _cipher_params, _int, _response, _uid
+from .key_pair import link
 from .newobject import initial_attributes, object_item, require_type
 from .registry import handler
 
@@ -134,6 +145,59 @@ def derive_bytes(ctx: Context, method: int, base: bytes, algorithm: int | None, 
     raise KmipError(ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS, f"Derivation Method {name} is not supported")
 
 
+#: Cryptographic Algorithm values a client may name for an Asymmetric Key derivation.
+AGREEMENT_ALGORITHMS = frozenset({Alg.ECDH, Alg.EC})  # X25519/X448 keys are EC or ECDH too
+
+
+def _agreement_bases(ctx: Context, payload: Item) -> list[UsableKey]:
+    """The Private Key and the Public Key of an Asymmetric Key derivation."""
+    uids = [u.value for u in payload.find_all(tags.UniqueIdentifier) if isinstance(u.value, str)]
+    if len(uids) != 2:
+        raise invalid_field("Asymmetric Key derivation takes two Unique Identifiers: a Private Key and a Public Key")
+    bases = [use_key(ctx, uid, "get", Mask.DERIVE_KEY, protect=True) for uid in uids]
+    types = sorted(int(b.mo.object_type) for b in bases)
+    if types != sorted((int(ObjectType.PRIVATE_KEY), int(ObjectType.PUBLIC_KEY))):
+        raise KmipError(
+            ResultReason.INVALID_OBJECT_TYPE, "Asymmetric Key derivation takes one Private Key and one Public Key"
+        )
+    return bases
+
+
+def agree(ctx: Context, bases: list[UsableKey], payload: Item) -> bytes:
+    """The shared secret Z of the two keys (see the module's table)."""
+    fields, params = _fields(payload)
+    named = _int(params, tags.CryptographicAlgorithm)
+    if named is not None and named not in AGREEMENT_ALGORITHMS:
+        raise KmipError(
+            ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS, "Asymmetric Key derivation is a key agreement (ECDH)"
+        )
+    if any(t in fields for t in (tags.DerivationData, tags.Salt, tags.IterationCount)):
+        raise invalid_field("Asymmetric Key derivation takes no Derivation Data, Salt or Iteration Count")
+    keys = {}
+    for base in bases:
+        assert base.mo.obj is not None  # use_key refuses objects without material
+        key = read_block(base.mo.object_type, base.mo.obj)[0]
+        asymmetric.check_policy(ctx.policy, asymmetric.spec_of(key))
+        keys[base.mo.object_type] = key
+    private, public = keys[ObjectType.PRIVATE_KEY], keys[ObjectType.PUBLIC_KEY]
+    try:
+        if isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(public, ec.EllipticCurvePublicKey):
+            if private.curve.name != public.curve.name:
+                raise invalid_field("the private and public keys are on different curves")
+            return private.exchange(ec.ECDH(), public)
+        if isinstance(private, x25519.X25519PrivateKey) and isinstance(public, x25519.X25519PublicKey):
+            return private.exchange(public)
+        if isinstance(private, x448.X448PrivateKey) and isinstance(public, x448.X448PublicKey):
+            return private.exchange(public)
+    except ValueError:
+        # RFC 7748 §6.1: an all-zero X25519/X448 result (a small-order public key).
+        raise KmipError(ResultReason.CRYPTOGRAPHIC_FAILURE, "the key agreement gave no usable shared secret") from None
+    raise KmipError(
+        ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK,
+        "Asymmetric Key derivation needs EC (ECDH), X25519 or X448 keys of one kind",
+    )
+
+
 def _first_int(attrs: tuple[Item, ...], tag: int) -> int | None:
     return next((a.value for a in attrs if a.tag == tag and isinstance(a.value, int)), None)
 
@@ -148,10 +212,16 @@ def derive_key(ctx: Context, payload: Item) -> Item:
         raise missing("Derivation Method")
     if payload.find(tags.DerivationParameters) is None:
         raise missing("Derivation Parameters")
-    uid = objects.request_uid(ctx, payload)
-    base = use_key(ctx, uid, "get", Mask.DERIVE_KEY, protect=True)
-    if base.material is None or base.mo.object_type not in DERIVABLE:
-        raise KmipError(ResultReason.INVALID_OBJECT_TYPE, "keys are derived from a Symmetric Key or Secret Data")
+    if method == Method.ASYMMETRIC_KEY:
+        bases = _agreement_bases(ctx, payload)
+    else:
+        base = use_key(ctx, objects.request_uid(ctx, payload), "get", Mask.DERIVE_KEY, protect=True)
+        if base.material is None or base.mo.object_type not in DERIVABLE:
+            raise KmipError(
+                ResultReason.INVALID_OBJECT_TYPE,
+                "keys are derived from a Symmetric Key or Secret Data (or, by Asymmetric Key, a key pair's halves)",
+            )
+        bases = [base]
     requested = payload.find(tags.Attributes)
     attrs = templates.expand(ctx, requested.children if requested else ())
     algorithm = _first_int(attrs, tags.CryptographicAlgorithm)
@@ -169,8 +239,12 @@ def derive_key(ctx: Context, payload: Item) -> Item:
     else:
         fmt = KeyFormatType.OPAQUE
         extra = (Item(tags.SecretDataType, ItemType.ENUMERATION, int(SecretDataType.SEED)),)
-    charge(ctx, base.mo, 0, new_object=True)
-    material = derive_bytes(ctx, method, base.material, base.algorithm, payload, length // 8)
+    for used in bases:
+        charge(ctx, used.mo, 0, new_object=True)
+    if method == Method.ASYMMETRIC_KEY:
+        material = _truncate(agree(ctx, bases, payload), length // 8, "the key agreement")
+    else:
+        material = derive_bytes(ctx, method, bases[0].material or b"", bases[0].algorithm, payload, length // 8)
     mo = objects.ManagedObject(
         uid=objects.new_uid(),
         object_type=object_type,
@@ -179,8 +253,14 @@ def derive_key(ctx: Context, payload: Item) -> Item:
         obj=object_item(object_type, material, fmt, algorithm, length, extra),
         attrs=(),
     )
-    mo.attrs = initial_attributes(ctx, attrs, material)
+    mo.attrs = (
+        *initial_attributes(ctx, attrs, material),
+        *(link(LinkType.DERIVATION_BASE_OBJECT_LINK, used.mo.uid) for used in bases),
+    )
     objects.apply_time_transitions(mo, ctx.now)
     objects.insert(ctx, mo)
+    for used in bases:
+        used.mo.attrs = (*used.mo.attrs, link(LinkType.DERIVED_KEY_LINK, mo.uid))
+        objects.save(ctx, used.mo)
     ctx.id_placeholder = mo.uid
     return _response(_uid(mo.uid))

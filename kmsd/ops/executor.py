@@ -22,6 +22,7 @@ import ttlv
 from kmsd.auth.access import CREATING_OPERATIONS, AccessPolicy
 from kmsd.auth.authenticator import Authenticator
 from kmsd.auth.errors import PUBLIC_MESSAGE, AuthenticationFailed
+from kmsd.crypto.at_rest import AtRest
 from kmsd.crypto.policy import Policy
 from kmsd.kmip import adapt, tags
 from kmsd.kmip.enums import AsynchronousIndicator, BatchErrorContinuation, ResultReason, ResultStatus
@@ -38,7 +39,7 @@ from kmsd.kmip.messages import (
 )
 from kmsd.server.peer import Peer
 from kmsd.store.base import Store, StoreError
-from ttlv import REGISTRY, Item, Version
+from ttlv import REGISTRY, Item, ItemType, Version
 
 from . import batchrefs
 from .context import Context, NeedsWrite, ServerInfo
@@ -112,6 +113,8 @@ class ExecutorSettings:
     access: AccessPolicy = field(default_factory=AccessPolicy)
     # Names unique across the objects a caller sees, not only per object.
     unique_names: bool = False
+    # The server's key-encryption key: objects' key material sealed at rest (kmsd.ops.kek).
+    at_rest: AtRest | None = None
 
 
 class Executor:
@@ -213,6 +216,7 @@ class Executor:
                             version=version,
                             readonly=attempt_readonly,
                             unique_names=self.settings.unique_names,
+                            at_rest=self.settings.at_rest,
                             access=self.settings.access,
                         )
                         return self._run_batch(ctx, request, trace)
@@ -238,8 +242,10 @@ class Executor:
             savepoint = ctx.tx.savepoint()
             try:
                 _check_extension(bi.extension)
-                payload = self._run_item(ctx, bi.operation, bi.payload, version)
+                payload = self._run_item(ctx, bi.operation, batchrefs.with_data(ctx, bi.payload), version)
                 batchrefs.record(ctx, bi.operation, payload)
+                if bi.ephemeral:  # 2.x: the output serves later batch items only
+                    payload = Item(tags.ResponsePayload, ItemType.STRUCTURE, ())
                 results.append(
                     ResponseBatchItem(bi.operation, ResultStatus.SUCCESS, unique_id=bi.unique_id, payload=payload)
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kmsd.kmip import tags
-from kmsd.kmip.enums import KeyFormatType, KeyWrapType, ObjectType, Operation, ResultReason
+from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason
 from kmsd.kmip.errors import KmipError
 from ttlv import Item, ItemType
 
@@ -20,22 +20,25 @@ SYMMETRIC_FORMATS = {KeyFormatType.RAW, KeyFormatType.TRANSPARENT_SYMMETRIC_KEY}
 def get(ctx: Context, payload: Item) -> Item:
     uid = objects.request_uid(ctx, payload)
     mo = objects.load(ctx, uid, "get")
-    if mo.obj is None:
+    if not mo.has_object:
         raise KmipError(ResultReason.OBJECT_DESTROYED, f"object {uid} has been destroyed")
     if payload.find(tags.KeyCompressionType) is not None and mo.object_type != ObjectType.SYMMETRIC_KEY:
         raise KmipError(ResultReason.KEY_COMPRESSION_TYPE_NOT_SUPPORTED, "key compression is not supported")
     if mo.get(tags.Extractable) is False:
         raise KmipError(ResultReason.NOT_EXTRACTABLE, f"object {uid} is not extractable")
-    if mo.get(tags.Sensitive) is True and payload.find(tags.KeyWrappingSpecification) is None:
+    # A key registered wrapped is returned as registered unless the client asks otherwise (kmsd.ops.wrapping).
+    registered = wrapping.keeps_registered(mo, payload)
+    if mo.get(tags.Sensitive) is True and payload.find(tags.KeyWrappingSpecification) is None and not registered:
         raise KmipError(ResultReason.SENSITIVE, f"object {uid} is sensitive: get it wrapped")
     if mo.get(tags.Fresh) is True:
         # Fresh: "has not yet been retrieved by a client" (cleared on first Get).
         mo.set_attr(tags.Fresh, Item(tags.Fresh, ItemType.BOOLEAN, False))
         objects.save(ctx, mo, touch=False)
     wrap_spec = payload.find(tags.KeyWrappingSpecification)
-    if payload.get(tags.KeyWrapType) == KeyWrapType.AS_REGISTERED and wrap_spec is None:
-        obj = wrapping.as_registered(mo.obj)  # Key Wrap Type As Registered: the block as the client gave it
+    if registered:
+        obj = wrapping.registered_object(mo, payload.get(tags.KeyFormatType))  # wrapped, as the client gave it
     else:
+        assert mo.obj is not None
         obj = wrapping.strip(mo.obj)
         wanted = payload.get(tags.KeyFormatType)
         if wanted == KeyFormatType.PKCS_12:

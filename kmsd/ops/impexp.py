@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from kmsd.crypto import asymmetric, certificates
 from kmsd.kmip import tags
-from kmsd.kmip.enums import ObjectType, Operation, ResultReason, State
+from kmsd.kmip.enums import KeyWrapType, ObjectType, Operation, ResultReason, State
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
@@ -34,19 +34,24 @@ DERIVED = frozenset({tags.UniqueIdentifier, tags.ObjectType, tags.State, tags.Sh
 def export(ctx: Context, payload: Item) -> Item:
     uid = objects.request_uid(ctx, payload)
     mo = objects.load(ctx, uid, "export")
-    if mo.obj is None:
+    if not mo.has_object:
         raise KmipError(ResultReason.OBJECT_DESTROYED, f"object {uid} has been destroyed")
     if mo.get(tags.Extractable) is False:
         raise KmipError(ResultReason.NOT_EXTRACTABLE, f"object {uid} is not extractable")
     spec = payload.find(tags.KeyWrappingSpecification)
-    if mo.get(tags.Sensitive) is True and spec is None:
+    registered = wrapping.keeps_registered(mo, payload)  # Key Wrap Type: as for Get
+    if mo.get(tags.Sensitive) is True and spec is None and not registered:
         raise KmipError(ResultReason.SENSITIVE, f"object {uid} is sensitive: export it wrapped")
-    obj = wrapping.strip(mo.obj)
     wanted = payload.get(tags.KeyFormatType)
-    if isinstance(wanted, int):
-        obj = _convert(mo.object_type, obj, wanted)
-    if spec is not None:
-        obj = wrapping.wrap_object(ctx, mo, obj, spec)
+    if registered:
+        obj = wrapping.registered_object(mo, wanted)
+    else:
+        assert mo.obj is not None
+        obj = wrapping.strip(mo.obj)
+        if isinstance(wanted, int):
+            obj = _convert(mo.object_type, obj, wanted)
+        if spec is not None:
+            obj = wrapping.wrap_object(ctx, mo, obj, spec)
     ctx.id_placeholder = uid
     return Item(
         tags.ResponsePayload,
@@ -80,7 +85,8 @@ def import_(ctx: Context, payload: Item) -> Item:
         if not replace:
             raise KmipError(ResultReason.OBJECT_ALREADY_EXISTS, f"object {uid} already exists (Replace Existing)")
 
-    obj = _checked_object(ctx, object_type, supplied)
+    # Key Wrap Type Not Wrapped: store the key unwrapped; otherwise as provided (wrapped).
+    obj = _checked_object(ctx, object_type, supplied, payload.get(tags.KeyWrapType) != KeyWrapType.NOT_WRAPPED)
     state_value = next((a.value for a in given if a.tag == tags.State), None)
     try:
         state = State(state_value) if isinstance(state_value, int) else State.PRE_ACTIVE
@@ -100,18 +106,18 @@ def import_(ctx: Context, payload: Item) -> Item:
         if ctx.readonly:
             raise NeedsWrite
         mo.sequence = existing.sequence
-        ctx.tx.update(mo.to_stored())
+        ctx.tx.update(mo.to_stored(ctx.at_rest))  # sealed like every other write
     ctx.id_placeholder = uid
     return Item(tags.ResponsePayload, ItemType.STRUCTURE, (Item(tags.UniqueIdentifier, ItemType.TEXT_STRING, uid),))
 
 
-def _checked_object(ctx: Context, object_type: ObjectType, supplied: Item) -> Item:
+def _checked_object(ctx: Context, object_type: ObjectType, supplied: Item, keep_wrapped: bool = True) -> Item:
     """The object to store, its material checked as Register checks it."""
     registered = wrapping.registered_block(supplied)
     if registered is not None:
         supplied = wrapping.with_block(supplied, wrapping.unwrap_block(ctx, registered))
     if object_type in asymkeys.ASYMMETRIC_TYPES:
-        key, _, block = asymkeys.read_block(object_type, supplied)
+        key, _, block = asymkeys.read_block(object_type, supplied, supplied=True)
         spec = asymmetric.spec_of(key)
         algorithm = block.get(tags.CryptographicAlgorithm)
         if isinstance(algorithm, int):
@@ -130,6 +136,6 @@ def _checked_object(ctx: Context, object_type: ObjectType, supplied: Item) -> It
                 ctx.policy.check_symmetric(algorithm, length if isinstance(length, int) else len(material) * 8)
     elif object_type not in (ObjectType.OPAQUE_OBJECT,):
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"Import of {object_type.name} is not supported")
-    if registered is not None:
+    if registered is not None and keep_wrapped:
         return wrapping.keep_registered(supplied, registered)
     return supplied

@@ -40,6 +40,7 @@ IMPOSSIBLE_USAGE: dict[Kind, int] = {
     Kind.ED448: _NO_CIPHER | Mask.KEY_AGREEMENT,
     Kind.X25519: _NO_CIPHER | Mask.SIGN | Mask.VERIFY | Mask.CERTIFICATE_SIGN | Mask.CRL_SIGN,
     Kind.X448: _NO_CIPHER | Mask.SIGN | Mask.VERIFY | Mask.CERTIFICATE_SIGN | Mask.CRL_SIGN,
+    Kind.DSA: _NO_CIPHER | Mask.KEY_AGREEMENT,  # a signature algorithm only (FIPS 186-4)
 }
 
 

@@ -81,7 +81,7 @@ def _matches(candidates: list[Item], wanted: list[Item]) -> bool:
 
 
 def _storage_ok(mo: objects.ManagedObject, mask: int) -> bool:
-    if mo.obj is None and mo.get(tags.DestroyDate) is not None:
+    if not mo.has_object and mo.get(tags.DestroyDate) is not None:  # without opening the payload
         return bool(mask & StorageStatusMask.DESTROYED_STORAGE)
     if mo.get(tags.ArchiveDate) is not None:
         return bool(mask & StorageStatusMask.ARCHIVAL_STORAGE)

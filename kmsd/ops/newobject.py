@@ -11,6 +11,7 @@ from ttlv import Item, ItemType
 
 from .attribute_rules import check_initial
 from .context import Context
+from .crypto_keys import usage_limits_as_set
 from .keyblock import key_block
 
 KEY_OBJECTS = {
@@ -25,6 +26,8 @@ OBJECT_TAG_NAMES = {
     ObjectType.OPAQUE_OBJECT: "OpaqueObject",
     ObjectType.CERTIFICATE: "Certificate",
     ObjectType.TEMPLATE: "Template",
+    ObjectType.PGP_KEY: "PGPKey",
+    ObjectType.CERTIFICATE_REQUEST: "CertificateRequest",
 }
 
 
@@ -85,6 +88,7 @@ def initial_attributes(
     """
     check_initial(requested)
     check_unique_names(ctx, requested)
+    requested = tuple(usage_limits_as_set(a) for a in requested)  # Count starts at Total
     given = {a.tag for a in requested}
     server: list[Item] = [
         Item(tags.InitialDate, ItemType.DATE_TIME, ctx.now),

@@ -22,6 +22,9 @@ SUPPORTED_OBJECTS = (
     ObjectType.PUBLIC_KEY,
     ObjectType.PRIVATE_KEY,
     ObjectType.CERTIFICATE,
+    ObjectType.SPLIT_KEY,  # Register/Get, Create/Join Split Key (kmsd.ops.split)
+    ObjectType.PGP_KEY,  # 1.2+: Register/Get, kept as given (kmsd.ops.asymkeys)
+    ObjectType.CERTIFICATE_REQUEST,  # 2.0+: Register/Get, Certify by identifier (kmsd.ops.cert_requests)
 )
 
 

@@ -16,7 +16,8 @@ the versions that define them (Capability Information's 1.3 fields).
   Self-Encrypting Drives and Tape Library servers; 1.x requests get every
   "… KMIP v1.x" edition up to the request's version.  Not (yet) Baseline
   (certificate attributes, issue 5), Complete, RNG/Advanced Cryptographic,
-  HTTPS/XML/JSON (the MSGENC cases do not pass).
+  HTTPS/XML/JSON (the 1.4 MSGENC cases pass, the 2.1 ones need Certificate
+  Request objects, which Query Objects does not list yet).
 - Capabilities (1.3+ fields): unwrap mode unspecified; Destroy deletes the key
   material and keeps the metadata (Key Material Deleted); no shredding
   (Unsupported); RNG mode unspecified.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ttlv
 from kmsd.crypto import symmetric
-from kmsd.kmip import tags
+from kmsd.kmip import adapt, tags
 from kmsd.kmip.enums import KeyFormatType, ObjectType, Operation, ResultReason, State
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
-from . import asymkeys, objects, split, templates, wrapping
+from . import asymkeys, cert_requests, objects, pkcs12, split, templates, wrapping
 from .context import Context
 from .keyblock import material_of
 from .newobject import KEY_OBJECTS, initial_attributes, object_item, object_tag, require_type
@@ -19,6 +19,9 @@ from .registry import handler
 @handler(Operation.REGISTER, writes=True)
 def register(ctx: Context, payload: Item) -> Item:
     object_type = require_type(payload)
+    if not adapt.enum_defined(tags.ObjectType, object_type, ctx.version):
+        # e.g. a Certificate Request (2.0+) from a 1.x client: no such object in its protocol
+        raise invalid_field(f"Object Type {object_type.name} is not defined in this protocol version")
     tag = object_tag(object_type)
     supplied = payload.find(tag)
     if supplied is None or supplied.type is not ItemType.STRUCTURE:
@@ -31,10 +34,16 @@ def register(ctx: Context, payload: Item) -> Item:
     registered_block = wrapping.registered_block(supplied)
     if registered_block is not None:  # a wrapped Key Block: unwrapped with a key the server holds
         supplied = wrapping.with_block(supplied, wrapping.unwrap_block(ctx, registered_block))
-    if object_type in asymkeys.ASYMMETRIC_TYPES:
+    if object_type == ObjectType.PRIVATE_KEY and pkcs12.is_pkcs12(supplied):  # the key and its certificates
+        obj, attrs, server_attrs = pkcs12.register_pkcs12(ctx, supplied, attrs)
+    elif object_type in asymkeys.ASYMMETRIC_TYPES:
         obj, attrs, server_attrs = asymkeys.register_key(ctx, object_type, supplied, attrs)
     elif object_type == ObjectType.CERTIFICATE:
         obj, attrs, server_attrs = asymkeys.register_certificate(supplied, attrs)
+    elif object_type == ObjectType.CERTIFICATE_REQUEST:  # kept as given, checked if PKCS#10
+        obj, material = cert_requests.register_certificate_request(supplied)
+    elif object_type == ObjectType.PGP_KEY:  # kept as given: "an opaque blob"
+        obj, material, attrs = asymkeys.register_pgp_key(supplied, attrs)
     elif object_type in KEY_OBJECTS:
         obj, material, attrs = _key_object(ctx, object_type, supplied, attrs)
         if material is None:
@@ -58,8 +67,9 @@ def register(ctx: Context, payload: Item) -> Item:
     else:
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"Register of {object_type.name} is not supported yet")
 
-    if registered_block is not None:
+    if registered_block is not None:  # kept wrapped, as registered; 2.x: linked to its wrapping key
         obj = wrapping.keep_registered(obj, registered_block)
+        server_attrs = (*server_attrs, *wrapping.wrapping_key_link(ctx, registered_block))
     mo = objects.ManagedObject(
         uid=objects.new_uid(),
         object_type=object_type,
@@ -97,7 +107,7 @@ def _key_object(
             raise missing("Cryptographic Algorithm in the Key Block")
         if not isinstance(length, int):
             length = len(material) * 8
-        if length != len(material) * 8:
+        if not symmetric.length_fits(algorithm, length, material):  # 3DES: 168 key bits in 192 (parity)
             raise invalid_field(f"Cryptographic Length {length} does not match {len(material) * 8}-bit key material")
         ctx.policy.check_symmetric(algorithm, length)
         attrs = _with_defaults(attrs, algorithm, length)

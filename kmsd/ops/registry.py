@@ -33,6 +33,7 @@ HANDLERS: dict[int, Registered] = {}
 HANDLER_MODULES = (
     "access", "attribute_ops", "create", "discover", "get", "lifecycle", "locate", "misc", "query", "register",
     "key_pair", "crypto_ops", "rekey", "certify", "impexp", "sign_ops", "derive", "async_ops", "split",
+    "lease", "notify_put",
 )  # fmt: skip
 
 

@@ -69,7 +69,7 @@ def re_key(ctx: Context, payload: Item) -> Item:
         raise KmipError(ResultReason.INVALID_FIELD, f"object {uid} has no Cryptographic Algorithm/Length")
     ctx.policy.check_symmetric(algorithm, length)
     requested = _requested(ctx, payload, tags.Attributes)
-    material = symmetric.generate(length)
+    material = symmetric.generate(length, algorithm)
     new = objects.ManagedObject(
         uid=objects.new_uid(),
         object_type=old.object_type,

@@ -43,7 +43,11 @@ VERIFYING_TYPES = frozenset({ObjectType.PUBLIC_KEY, ObjectType.CERTIFICATE})
 
 
 def _sign_params(payload: Item, key: UsableKey) -> signatures.SignParams:
-    params = _parameters(payload, key)
+    return sign_params(_parameters(payload, key))
+
+
+def sign_params(params: dict[int, object]) -> signatures.SignParams:
+    """The signing choices in Cryptographic Parameters (tag -> value; empty: the defaults)."""
     p_source = params.get(tags.PSource)
     return signatures.SignParams(
         signature_algorithm=_int(params, tags.DigitalSignatureAlgorithm),
@@ -78,14 +82,23 @@ class _SignState:
 
 
 def _state(
-    ctx: Context, operation: Operation, uid: str, parts: Parts, payload: Item, key: UsableKey, verify: bool
+    ctx: Context,
+    operation: Operation,
+    uid: str,
+    parts: Parts,
+    payload: Item,
+    key: UsableKey,
+    verify: bool,
+    digested: bytes | None,
 ) -> _SignState:
     if parts.correlation is not None:
         state = STREAMS.get(parts.correlation, ctx.user, operation, uid).state
         assert isinstance(state, _SignState)
         return state
     obj = _key_object(ctx, key, VERIFYING_TYPES if verify else SIGNING_TYPES)
-    s = signatures.scheme(ctx.policy, obj, _sign_params(payload, key), verify=verify)
+    # A Digested Data's length names its hash when the parameters do not (kmsd.crypto.signatures).
+    size = None if digested is None else len(digested)
+    s = signatures.scheme(ctx.policy, obj, _sign_params(payload, key), verify=verify, digest_size=size)
     return _SignState(obj, s, signatures.SignStream(s))
 
 
@@ -96,6 +109,8 @@ def _input(payload: Item, parts: Parts) -> tuple[bytes | None, bytes | None]:
         raise invalid_field("Data and Digested Data are exclusive")
     if digested is not None and not parts.single:
         raise invalid_field("Digested Data cannot be streamed")
+    if digested == b"":
+        raise invalid_field("Digested Data must not be empty")
     if parts.single and data is None and digested is None:
         raise missing("Data or Digested Data")
     return data, digested
@@ -107,7 +122,7 @@ def sign(ctx: Context, payload: Item) -> Item:
     parts = Parts.of(payload)
     data, digested = _input(payload, parts)
     key = use_key(ctx, uid, "sign", Mask.SIGN, protect=True)
-    state = _state(ctx, Operation.SIGN, uid, parts, payload, key, verify=False)
+    state = _state(ctx, Operation.SIGN, uid, parts, payload, key, verify=False, digested=digested)
     charge(ctx, key.mo, len(data or digested or b""), new_object=parts.correlation is None)
     if digested is not None:
         value = signatures.sign(state.key, state.scheme, digested, digested=True)
@@ -132,7 +147,7 @@ def signature_verify(ctx: Context, payload: Item) -> Item:
     if parts.single and given is None:
         raise missing("Signature Data")
     key = use_key(ctx, uid, "verify", Mask.VERIFY, protect=False)
-    state = _state(ctx, Operation.SIGNATURE_VERIFY, uid, parts, payload, key, verify=True)
+    state = _state(ctx, Operation.SIGNATURE_VERIFY, uid, parts, payload, key, verify=True, digested=digested)
     if given is not None:
         state.signature = given
     if digested is not None:

@@ -125,6 +125,7 @@ class ServerConfig:
     metrics_port: int | None = None
     non_fips: bool = False
     unique_names: bool = False
+    key_encryption_key: str | None = None
     config_file: Path | None = None
 
     SECRETS: ClassVar[frozenset[str]] = frozenset({"database_url"})
@@ -485,6 +486,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Refuse a Name another visible object already holds (the KMIP rule; off by default because "
         "PyKMIP-based clients give every object of a type the same default name).",
         flag=True,
+    ),
+    Setting(
+        "key_encryption_key",
+        ("KMS_KEY_ENCRYPTION_KEY",),
+        click.STRING,
+        "Unique Identifier of a key in the store (AES with Wrap Key and Unwrap Key usages, or an RSA key pair) "
+        "under which every key's material is stored wrapped; existing keys are wrapped at start-up.",
+        show_default=False,
     ),
 )
 

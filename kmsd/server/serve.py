@@ -118,9 +118,14 @@ def _serve_one(config: ServerConfig, tls: TlsFiles, shared: workers.SharedSocket
     open_store = _store_factory()
     build_processor = _processor_factory()
     store = _open_store(open_store, config)
+    from kmsd.ops.kek import KekConfigError
+
     try:
         telemetry = build_telemetry(config, store)
         processor = build_processor(config, store, authenticator=authenticator, observer=telemetry.observer)
+    except KekConfigError as exc:  # --key-encryption-key names no usable key
+        store.close()
+        raise click.ClickException(str(exc)) from None
     except BaseException:
         store.close()
         raise

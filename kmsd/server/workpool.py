@@ -87,13 +87,14 @@ class WorkerPool:
                 return
             result = outcome.capture(job.fn, *job.args)
             del job.fn, job.args  # nothing of the request outlives its answer in this thread
+            with self._lock:
+                # Idle before the caller wakes: its next job must find this thread, not start another.
+                self._idle += 1
             try:
                 job.token.run_sync_soon(trio.lowlevel.reschedule, job.task, result)
             except trio.RunFinishedError:  # the event loop is gone; nobody is waiting
                 log.debug("worker result dropped: event loop finished")
             del job, result
-            with self._lock:
-                self._idle += 1
 
     def close(self, *, join: bool = True) -> None:
         """Let every thread finish its current job and exit; ``join`` waits for that (blocking)."""

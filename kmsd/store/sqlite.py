@@ -396,11 +396,19 @@ class SqliteStore(Store):
         self._file_lock = ProcessWriteLock(self._path + "-kmsd-writer.lock")
         conn = self._connect()
         try:
-            with _errors("open"):
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StoreError(f"sqlite open: cannot enable WAL journal mode (got {mode!r})")
-                self._version = upgrade_sqlite(conn)
+            # Worker processes open the file at once: switching a new file to WAL
+            # and migrating it is answered SQLITE_BUSY at once, not retried by
+            # SQLite's busy handler, so they take turns here.
+            if not self._file_lock.acquire(busy_timeout_ms / 1000):
+                raise ConflictError("sqlite open: another process kept the database busy")
+            try:
+                with _errors("open"):
+                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        raise StoreError(f"sqlite open: cannot enable WAL journal mode (got {mode!r})")
+                    self._version = upgrade_sqlite(conn)
+            finally:
+                self._file_lock.release()
         except BaseException:
             conn.close()
             self._file_lock.close()
