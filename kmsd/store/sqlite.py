@@ -396,24 +396,34 @@ class SqliteStore(Store):
         self._file_lock = ProcessWriteLock(self._path + "-kmsd-writer.lock")
         conn = self._connect()
         try:
-            # Worker processes open the file at once: switching a new file to WAL
-            # and migrating it is answered SQLITE_BUSY at once, not retried by
-            # SQLite's busy handler, so they take turns here.
-            if not self._file_lock.acquire(busy_timeout_ms / 1000):
-                raise ConflictError("sqlite open: another process kept the database busy")
-            try:
-                with _errors("open"):
-                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                    if str(mode).lower() != "wal":
-                        raise StoreError(f"sqlite open: cannot enable WAL journal mode (got {mode!r})")
-                    self._version = upgrade_sqlite(conn)
-            finally:
-                self._file_lock.release()
+            with _errors("open"):
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    self._set_up_new_file(conn)
+                self._version = upgrade_sqlite(conn)
         except BaseException:
             conn.close()
             self._file_lock.close()
             raise
         self._idle.append(conn)
+
+    def _set_up_new_file(self, conn: sqlite3.Connection) -> None:
+        """WAL mode and the schema for a file not yet in WAL mode (a new one).
+
+        Worker processes open a fresh file at once, and switching it to WAL
+        while another one migrates it is answered SQLITE_BUSY at once, not
+        retried by SQLite's busy handler: they take turns on the file lock.
+        A file already in WAL mode never needs this, so opening one never
+        waits for another process's writer.
+        """
+        if not self._file_lock.acquire(self._busy_timeout_ms / 1000):
+            raise ConflictError("sqlite open: another process kept the new database busy")
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"sqlite open: cannot enable WAL journal mode (got {mode!r})")
+            upgrade_sqlite(conn)
+        finally:
+            self._file_lock.release()
 
     # -- connections -------------------------------------------------------
 
