@@ -16,6 +16,8 @@ from ttlv import Item, ItemType
 
 from . import objects
 from .context import Context
+from .crypto_keys import usage_limits
+from .newobject import DEFAULT_LEASE_SECONDS
 from .registry import handler
 
 S = State
@@ -134,6 +136,17 @@ def check(ctx: Context, payload: Item) -> Item:
             raise KmipError(ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK, "usage mask not allowed by the object")
     if mo.object_type != ObjectType.OPAQUE_OBJECT and mo.state not in (State.ACTIVE, State.PRE_ACTIVE):
         raise KmipError(ResultReason.WRONG_KEY_LIFECYCLE_STATE, f"object is {mo.state.name}")
+    wanted = payload.get(tags.UsageLimitsCount)
+    limits = usage_limits(mo.attrs)
+    if isinstance(wanted, int) and limits is not None and wanted > limits[1]:
+        # "the client is ensuring that the amount specified is available"
+        raise KmipError(ResultReason.USAGE_LIMIT_EXCEEDED, f"only {limits[1]} of the object's Usage Limits remain")
+    lease = payload.get(tags.LeaseTime)
+    granted = mo.get(tags.LeaseTime)
+    granted = granted if isinstance(granted, int) else DEFAULT_LEASE_SECONDS
+    if isinstance(lease, int) and lease > granted:
+        # Obtain Lease grants the object's Lease Time (kmsd.ops.lease): no longer one.
+        raise KmipError(ResultReason.PERMISSION_DENIED, f"a lease of at most {granted} s would be granted")
     ctx.id_placeholder = uid
     # The checked fields are returned only when a check fails (spec, Check).
     return _uid_payload(uid)
