@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -36,7 +37,7 @@ from kmsd.crypto.policy import Policy
 from kmsd.kmip import tags
 from kmsd.kmip.enums import CryptographicAlgorithm, CryptographicUsageMask, LinkType, ObjectType
 from kmsd.kmip.errors import KmipError
-from kmsd.store.base import LocateFilter, Store, StoredObject, Transaction
+from kmsd.store.base import ConflictError, LocateFilter, Store, StoredObject, Transaction
 from ttlv import Item
 
 from .keyblock import material_of
@@ -46,6 +47,9 @@ log = logging.getLogger("kmsd.kek")
 #: How deep a chain of KEKs sealing one another may go when a KEK is itself
 #: found sealed (rotated A -> B -> C ...): bounds the work and breaks cycles.
 MAX_CHAIN = 8
+#: How long start-up waits for another process sealing the same database.
+SEAL_WAIT_SECONDS = 600.0
+SEAL_RETRY_SECONDS = 0.2
 
 
 class KekConfigError(Exception):
@@ -63,11 +67,35 @@ def configure(store: Store, uid: str | None, policy: Policy) -> AtRest | None:
         at_rest, pending = _configured(tx, uid, policy, write=False)
         pending += _seal_all(tx, at_rest, policy, write=False)
     if pending:
-        with store.transaction() as tx:
-            at_rest, _ = _configured(tx, uid, policy, write=True)
-            pending = _seal_all(tx, at_rest, policy, write=True)
+        at_rest, pending = _seal_waiting(store, uid, policy)
     log.info("key-encryption key %s: key material is stored wrapped (%d rows sealed now)", uid, pending)
     return at_rest
+
+
+def _seal_waiting(store: Store, uid: str, policy: Policy) -> tuple[AtRest, int]:
+    """Seal in one write transaction, waiting past the store's busy timeout.
+
+    With ``--workers`` every worker starts here at once; the first seals
+    every row while the others wait for the write lock, which on a large
+    database takes longer than a request would ever wait.  The others then
+    find nothing left to do.
+    """
+    deadline = time.monotonic() + SEAL_WAIT_SECONDS
+    waiting_logged = False
+    while True:
+        try:
+            with store.transaction() as tx:
+                at_rest, _ = _configured(tx, uid, policy, write=True)
+                return at_rest, _seal_all(tx, at_rest, policy, write=True)
+        except ConflictError:
+            if time.monotonic() >= deadline:
+                raise KekConfigError(
+                    f"key-encryption key {uid}: the store stayed busy for {SEAL_WAIT_SECONDS} s while sealing"
+                ) from None
+            if not waiting_logged:
+                log.info("key-encryption key %s: waiting for another process to finish sealing", uid)
+                waiting_logged = True
+            time.sleep(SEAL_RETRY_SECONDS)
 
 
 # -- the configured KEK -----------------------------------------------------------------
