@@ -198,9 +198,8 @@ def test_allocations_spend_the_usage_limits_count(executor: Executor, version: V
     r = ok(call(executor, version, Operation.GET_USAGE_ALLOCATION, uid_item(uid), count))
     assert r.get("Unique Identifier") == uid
     assert remaining(executor, uid) == 400
-    failed(
-        call(executor, version, Operation.GET_USAGE_ALLOCATION, uid_item(uid), count), ResultReason.PERMISSION_DENIED
-    )
+    exceeded = ResultReason.USAGE_LIMIT_EXCEEDED if version >= (2, 0) else ResultReason.PERMISSION_DENIED
+    failed(call(executor, version, Operation.GET_USAGE_ALLOCATION, uid_item(uid), count), exceeded)
     assert remaining(executor, uid) == 400  # a refused allocation spends nothing
     ok(call(executor, version, Operation.GET_USAGE_ALLOCATION, uid_item(uid), long("Usage Limits Count", 400)))
     assert remaining(executor, uid) == 0
@@ -224,16 +223,22 @@ def test_allocation_request_must_name_a_positive_count(executor: Executor) -> No
     assert remaining(executor, uid) == 100
 
 
-def test_allocation_needs_usage_limits_and_a_protecting_key(executor: Executor) -> None:
+@pytest.mark.parametrize(
+    ("version", "no_limits", "not_protecting"),
+    [
+        (V21, ResultReason.ATTRIBUTE_NOT_FOUND, ResultReason.INVALID_OBJECT_TYPE),
+        (V14, ResultReason.ILLEGAL_OPERATION, ResultReason.ILLEGAL_OPERATION),  # the 1.4 error table
+    ],
+)
+def test_allocation_needs_usage_limits_and_a_protecting_key(
+    executor: Executor, version: Version, no_limits: int, not_protecting: int
+) -> None:
     count = long("Usage Limits Count", 1)
-    unlimited = register(executor)
-    failed(
-        call(executor, V21, Operation.GET_USAGE_ALLOCATION, uid_item(unlimited), count),
-        ResultReason.ATTRIBUTE_NOT_FOUND,
-    )
-    decrypt_only = register(executor, V21, usage_limits(10), mask=Mask.DECRYPT)
-    r = call(executor, V21, Operation.GET_USAGE_ALLOCATION, uid_item(decrypt_only), count)
-    failed(r, ResultReason.INVALID_OBJECT_TYPE)  # processing is never limited, so never allocated
+    unlimited = register(executor, version)
+    failed(call(executor, version, Operation.GET_USAGE_ALLOCATION, uid_item(unlimited), count), no_limits)
+    decrypt_only = register(executor, version, usage_limits(10), mask=Mask.DECRYPT)
+    r = call(executor, version, Operation.GET_USAGE_ALLOCATION, uid_item(decrypt_only), count)
+    failed(r, not_protecting)  # processing is never limited, so never allocated
 
 
 @pytest.mark.parametrize(

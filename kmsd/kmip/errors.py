@@ -11,10 +11,16 @@ from .enums import ResultReason
 
 
 class KmipError(Exception):
-    def __init__(self, reason: ResultReason, message: str) -> None:
+    """``v1_reason``: what a 1.x error table names for this very case when
+    ``reason`` is 2.x-only (e.g. Get Usage Allocation on an object without
+    Usage Limits: 2.x Attribute Not Found, 1.x Illegal Operation); without
+    it the executor's general 2.x -> 1.x mapping decides."""
+
+    def __init__(self, reason: ResultReason, message: str, *, v1_reason: ResultReason | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.v1_reason = v1_reason
 
 
 def not_found(uid: str | None = None) -> KmipError:

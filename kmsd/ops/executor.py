@@ -77,12 +77,14 @@ REASON_FALLBACKS: dict[int, tuple[int, ...]] = {
 }
 
 
-def reason_for(reason: int, version: Version) -> int:
+def reason_for(reason: int, version: Version, preferred: int | None = None) -> int:
+    """``reason`` if ``version`` defines it, else ``preferred`` (the error's own
+    1.x reason) if defined, else the first defined of REASON_FALLBACKS."""
     table = REGISTRY.tables["Result Reason"]
     entry = table.by_value(reason, version)
     if entry is not None and entry.defined_in(version):
         return reason
-    for fallback in REASON_FALLBACKS.get(reason, ()):
+    for fallback in ((preferred,) if preferred is not None else ()) + REASON_FALLBACKS.get(reason, ()):
         entry = table.by_value(fallback, version)
         if entry is not None and entry.defined_in(version):
             return fallback
@@ -172,7 +174,7 @@ class Executor:
             operation=operation,
             unique_id=unique_id,
             status=ResultStatus.OPERATION_FAILED,
-            reason=ResultReason(reason_for(exc.reason, version)),
+            reason=ResultReason(reason_for(exc.reason, version, exc.v1_reason)),
             message=exc.message,
         )
 

@@ -95,11 +95,28 @@ def get_usage_allocation(ctx: Context, payload: Item) -> Item:
         raise invalid_field("the Usage Limits Count to allocate must be positive")
     mo = _load_for_protection(ctx, uid)
     mask = mo.get(tags.CryptographicUsageMask)
+    # The 1.x table names Illegal Operation for both of these; 2.x splits them.
     if mo.object_type not in PROTECTING_TYPES or (isinstance(mask, int) and not mask & PROTECTING_MASK):
-        raise KmipError(ResultReason.INVALID_OBJECT_TYPE, "the object cannot apply cryptographic protection")
-    if usage_limits(mo.attrs) is None:
-        raise KmipError(ResultReason.ATTRIBUTE_NOT_FOUND, "the object has no Usage Limits to allocate from")
+        raise KmipError(
+            ResultReason.INVALID_OBJECT_TYPE,
+            "the object cannot apply cryptographic protection",
+            v1_reason=ResultReason.ILLEGAL_OPERATION,
+        )
+    limits = usage_limits(mo.attrs)
+    if limits is None:
+        raise KmipError(
+            ResultReason.ATTRIBUTE_NOT_FOUND,
+            "the object has no Usage Limits to allocate from",
+            v1_reason=ResultReason.ILLEGAL_OPERATION,
+        )
     check_lifecycle(mo, ctx.now, protect=True)  # "after the Activation Date and before the Protect Stop Date"
+    if amount > limits[1]:
+        # 2.x Usage Limit Exceeded; 1.x "not able to grant the requested amount": Permission Denied.
+        raise KmipError(
+            ResultReason.USAGE_LIMIT_EXCEEDED,
+            f"only {limits[1]} of the object's Usage Limits remain",
+            v1_reason=ResultReason.PERMISSION_DENIED,
+        )
     spend(ctx, mo, amount, touch=True)
     ctx.id_placeholder = uid
     return _uid_payload(uid)
