@@ -33,13 +33,16 @@ def create(ctx: Context, payload: Item) -> Item:
         # Grover halves a symmetric key's strength: only 256-bit keys stay at 128 bits.
         raise KmipError(ResultReason.GENERAL_FAILURE, f"a {length}-bit key is not quantum safe")
     material = symmetric.generate(length, algorithm)
+    obj = object_item(object_type, material, KeyFormatType.RAW, algorithm, length)
+    return _store_generated(ctx, object_type, obj, attrs, material)
+
+
+def _store_generated(
+    ctx: Context, object_type: ObjectType, obj: Item, attrs: tuple[Item, ...], material: bytes
+) -> Item:
+    """Insert a new server-generated object and answer Create."""
     mo = objects.ManagedObject(
-        uid=objects.new_uid(),
-        object_type=object_type,
-        state=State.PRE_ACTIVE,
-        owner=ctx.user,
-        obj=object_item(object_type, material, KeyFormatType.RAW, algorithm, length),
-        attrs=(),
+        uid=objects.new_uid(), object_type=object_type, state=State.PRE_ACTIVE, owner=ctx.user, obj=obj, attrs=()
     )
     mo.attrs = initial_attributes(ctx, attrs, material, generated=True)
     objects.apply_time_transitions(mo, ctx.now)
@@ -69,26 +72,8 @@ def _create_secret_data(ctx: Context, payload: Item) -> Item:
     attrs = tuple(a for a in attrs if a.tag != tags.CryptographicLength)  # not an attribute of Secret Data
     material = symmetric.generate(length)
     extra = (Item(tags.SecretDataType, ItemType.ENUMERATION, int(SecretDataType.PASSWORD)),)
-    mo = objects.ManagedObject(
-        uid=objects.new_uid(),
-        object_type=ObjectType.SECRET_DATA,
-        state=State.PRE_ACTIVE,
-        owner=ctx.user,
-        obj=object_item(ObjectType.SECRET_DATA, material, KeyFormatType.OPAQUE, None, None, extra),
-        attrs=(),
-    )
-    mo.attrs = initial_attributes(ctx, attrs, material, generated=True)
-    objects.apply_time_transitions(mo, ctx.now)
-    objects.insert(ctx, mo)
-    ctx.id_placeholder = mo.uid
-    return Item(
-        tags.ResponsePayload,
-        ItemType.STRUCTURE,
-        (
-            Item(tags.ObjectType, ItemType.ENUMERATION, int(ObjectType.SECRET_DATA)),
-            Item(tags.UniqueIdentifier, ItemType.TEXT_STRING, mo.uid),
-        ),
-    )
+    obj = object_item(ObjectType.SECRET_DATA, material, KeyFormatType.OPAQUE, None, None, extra)
+    return _store_generated(ctx, ObjectType.SECRET_DATA, obj, attrs, material)
 
 
 def _single_int(attrs: tuple[Item, ...], tag: int, name: str) -> int:

@@ -20,33 +20,11 @@ SYMMETRIC_FORMATS = {KeyFormatType.RAW, KeyFormatType.TRANSPARENT_SYMMETRIC_KEY}
 def get(ctx: Context, payload: Item) -> Item:
     uid = objects.request_uid(ctx, payload)
     mo = objects.load(ctx, uid, "get")
-    if not mo.has_object:
-        raise KmipError(ResultReason.OBJECT_DESTROYED, f"object {uid} has been destroyed")
-    if payload.find(tags.KeyCompressionType) is not None and mo.object_type != ObjectType.SYMMETRIC_KEY:
-        raise KmipError(ResultReason.KEY_COMPRESSION_TYPE_NOT_SUPPORTED, "key compression is not supported")
-    if mo.get(tags.Extractable) is False:
-        raise KmipError(ResultReason.NOT_EXTRACTABLE, f"object {uid} is not extractable")
-    # A key registered wrapped is returned as registered unless the client asks otherwise (kmsd.ops.wrapping).
-    registered = wrapping.keeps_registered(mo, payload)
-    if mo.get(tags.Sensitive) is True and payload.find(tags.KeyWrappingSpecification) is None and not registered:
-        raise KmipError(ResultReason.SENSITIVE, f"object {uid} is sensitive: get it wrapped")
+    obj = released_object(ctx, mo, payload, "get")
     if mo.get(tags.Fresh) is True:
         # Fresh: "has not yet been retrieved by a client" (cleared on first Get).
         mo.set_attr(tags.Fresh, Item(tags.Fresh, ItemType.BOOLEAN, False))
         objects.save(ctx, mo, touch=False)
-    wrap_spec = payload.find(tags.KeyWrappingSpecification)
-    if registered:
-        obj = wrapping.registered_object(mo, payload.get(tags.KeyFormatType))  # wrapped, as the client gave it
-    else:
-        assert mo.obj is not None
-        obj = wrapping.strip(mo.obj)
-        wanted = payload.get(tags.KeyFormatType)
-        if wanted == KeyFormatType.PKCS_12:
-            obj = pkcs12.get_pkcs12(ctx, mo)  # the key with its linked certificate chain
-        elif isinstance(wanted, int):
-            obj = _convert(mo.object_type, obj, wanted)
-        if wrap_spec is not None:
-            obj = wrapping.wrap_object(ctx, mo, obj, wrap_spec)
     ctx.id_placeholder = uid
     return Item(
         tags.ResponsePayload,
@@ -57,6 +35,36 @@ def get(ctx: Context, payload: Item) -> Item:
             obj,
         ),
     )
+
+
+def released_object(ctx: Context, mo: objects.ManagedObject, payload: Item, verb: str) -> Item:
+    """The object item as Get hands it out — and Export, whose Key Format Type,
+    Key Wrap Type, Key Compression Type and Key Wrapping Specification "SHALL
+    have the same semantics as for the Get operation" (2.1 section 6.1.20)."""
+    uid = mo.uid
+    if not mo.has_object:
+        raise KmipError(ResultReason.OBJECT_DESTROYED, f"object {uid} has been destroyed")
+    if payload.find(tags.KeyCompressionType) is not None and mo.object_type != ObjectType.SYMMETRIC_KEY:
+        raise KmipError(ResultReason.KEY_COMPRESSION_TYPE_NOT_SUPPORTED, "key compression is not supported")
+    if mo.get(tags.Extractable) is False:
+        raise KmipError(ResultReason.NOT_EXTRACTABLE, f"object {uid} is not extractable")
+    wrap_spec = payload.find(tags.KeyWrappingSpecification)
+    # A key registered wrapped is returned as registered unless the client asks otherwise (kmsd.ops.wrapping).
+    registered = wrapping.keeps_registered(mo, payload)
+    if mo.get(tags.Sensitive) is True and wrap_spec is None and not registered:
+        raise KmipError(ResultReason.SENSITIVE, f"object {uid} is sensitive: {verb} it wrapped")
+    wanted = payload.get(tags.KeyFormatType)
+    if registered:
+        return wrapping.registered_object(mo, wanted)  # wrapped, as the client gave it
+    assert mo.obj is not None
+    obj = wrapping.strip(mo.obj)
+    if wanted == KeyFormatType.PKCS_12:
+        obj = pkcs12.get_pkcs12(ctx, mo)  # the key with its linked certificate chain
+    elif isinstance(wanted, int):
+        obj = _convert(mo.object_type, obj, wanted)
+    if wrap_spec is not None:
+        obj = wrapping.wrap_object(ctx, mo, obj, wrap_spec)
+    return obj
 
 
 def _convert(object_type: ObjectType, obj: Item, wanted: int) -> Item:

@@ -22,7 +22,7 @@ from ttlv import Item, ItemType
 
 from . import asymkeys, objects, wrapping
 from .context import Context, NeedsWrite
-from .get import _convert
+from .get import released_object
 from .keyblock import material_of
 from .newobject import object_tag, require_type
 from .registry import handler
@@ -34,24 +34,7 @@ DERIVED = frozenset({tags.UniqueIdentifier, tags.ObjectType, tags.State, tags.Sh
 def export(ctx: Context, payload: Item) -> Item:
     uid = objects.request_uid(ctx, payload)
     mo = objects.load(ctx, uid, "export")
-    if not mo.has_object:
-        raise KmipError(ResultReason.OBJECT_DESTROYED, f"object {uid} has been destroyed")
-    if mo.get(tags.Extractable) is False:
-        raise KmipError(ResultReason.NOT_EXTRACTABLE, f"object {uid} is not extractable")
-    spec = payload.find(tags.KeyWrappingSpecification)
-    registered = wrapping.keeps_registered(mo, payload)  # Key Wrap Type: as for Get
-    if mo.get(tags.Sensitive) is True and spec is None and not registered:
-        raise KmipError(ResultReason.SENSITIVE, f"object {uid} is sensitive: export it wrapped")
-    wanted = payload.get(tags.KeyFormatType)
-    if registered:
-        obj = wrapping.registered_object(mo, wanted)
-    else:
-        assert mo.obj is not None
-        obj = wrapping.strip(mo.obj)
-        if isinstance(wanted, int):
-            obj = _convert(mo.object_type, obj, wanted)
-        if spec is not None:
-            obj = wrapping.wrap_object(ctx, mo, obj, spec)
+    obj = released_object(ctx, mo, payload, "export")
     ctx.id_placeholder = uid
     return Item(
         tags.ResponsePayload,

@@ -74,14 +74,19 @@ def obtain_lease(ctx: Context, payload: Item) -> Item:
     mo = objects.load(ctx, uid, "get")
     if mo.object_type not in objects.STATELESS_TYPES and mo.state in NO_LEASE_STATES:
         raise KmipError(ResultReason.PERMISSION_DENIED, f"the object is {mo.state.name}: no lease is given")
-    lease = mo.get(tags.LeaseTime)
     last_change = mo.get(tags.LastChangeDate) or mo.get(tags.InitialDate)
     ctx.id_placeholder = uid
     return _uid_payload(
         uid,
-        Item(tags.LeaseTime, ItemType.INTERVAL, lease if isinstance(lease, int) else DEFAULT_LEASE_SECONDS),
+        Item(tags.LeaseTime, ItemType.INTERVAL, granted_lease(mo)),
         Item(tags.LastChangeDate, ItemType.DATE_TIME, last_change if isinstance(last_change, datetime) else ctx.now),
     )
+
+
+def granted_lease(mo: objects.ManagedObject) -> int:
+    """The lease Obtain Lease grants on ``mo``: its Lease Time (server-set)."""
+    lease = mo.get(tags.LeaseTime)
+    return lease if isinstance(lease, int) else DEFAULT_LEASE_SECONDS
 
 
 @handler(Operation.GET_USAGE_ALLOCATION, writes=True)
@@ -102,22 +107,14 @@ def get_usage_allocation(ctx: Context, payload: Item) -> Item:
             "the object cannot apply cryptographic protection",
             v1_reason=ResultReason.ILLEGAL_OPERATION,
         )
-    limits = usage_limits(mo.attrs)
-    if limits is None:
+    if usage_limits(mo.attrs) is None:
         raise KmipError(
             ResultReason.ATTRIBUTE_NOT_FOUND,
             "the object has no Usage Limits to allocate from",
             v1_reason=ResultReason.ILLEGAL_OPERATION,
         )
     check_lifecycle(mo, ctx.now, protect=True)  # "after the Activation Date and before the Protect Stop Date"
-    if amount > limits[1]:
-        # 2.x Usage Limit Exceeded; 1.x "not able to grant the requested amount": Permission Denied.
-        raise KmipError(
-            ResultReason.USAGE_LIMIT_EXCEEDED,
-            f"only {limits[1]} of the object's Usage Limits remain",
-            v1_reason=ResultReason.PERMISSION_DENIED,
-        )
-    spend(ctx, mo, amount, touch=True)
+    spend(ctx, mo, amount, touch=True)  # more than remains: Permission Denied, as for Encrypt
     ctx.id_placeholder = uid
     return _uid_payload(uid)
 

@@ -17,7 +17,7 @@ from ttlv import Item, ItemType
 from . import objects
 from .context import Context
 from .crypto_keys import usage_limits
-from .newobject import DEFAULT_LEASE_SECONDS
+from .lease import granted_lease
 from .registry import handler
 
 S = State
@@ -142,10 +142,8 @@ def check(ctx: Context, payload: Item) -> Item:
         # "the client is ensuring that the amount specified is available"
         raise KmipError(ResultReason.USAGE_LIMIT_EXCEEDED, f"only {limits[1]} of the object's Usage Limits remain")
     lease = payload.get(tags.LeaseTime)
-    granted = mo.get(tags.LeaseTime)
-    granted = granted if isinstance(granted, int) else DEFAULT_LEASE_SECONDS
+    granted = granted_lease(mo)
     if isinstance(lease, int) and lease > granted:
-        # Obtain Lease grants the object's Lease Time (kmsd.ops.lease): no longer one.
         raise KmipError(ResultReason.PERMISSION_DENIED, f"a lease of at most {granted} s would be granted")
     ctx.id_placeholder = uid
     # The checked fields are returned only when a check fails (spec, Check).
