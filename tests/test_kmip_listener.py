@@ -7,6 +7,7 @@ ports, and every wait is bounded.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kmsd.gate import ProcessingGate, blocking
 from kmsd.server.certs import DevPki, ensure_dev_pki, issue_client_cert
 from kmsd.server.config import ServerConfig
 from kmsd.server.kmip_listener import KmipListener, ListenerSettings
@@ -77,6 +79,7 @@ class EchoProcessor:
     """Answers every request with its own bytes; optional delay, failure and refusal hooks."""
 
     delay: float = 0.0
+    delay_is_a_wait: bool = False  # the delay is marked with kmsd.gate.blocking()
     fail_on: bytes | None = None
     none_on: bytes | None = None
     peers: list[Peer] = field(default_factory=list)
@@ -88,7 +91,8 @@ class EchoProcessor:
             self.calls += 1
             self.peers.append(peer)
         if self.delay:
-            time.sleep(self.delay)
+            with blocking() if self.delay_is_a_wait else nullcontext():
+                time.sleep(self.delay)
         if request == self.fail_on:
             raise RuntimeError("processor bug")
         if request == self.none_on:
@@ -116,9 +120,9 @@ def settings(**overrides: float) -> ListenerSettings:
 
 @asynccontextmanager
 async def running(
-    processor: EchoProcessor, server_ctx: ssl.SSLContext, **overrides: float
+    processor: EchoProcessor, server_ctx: ssl.SSLContext, gate: ProcessingGate | None = None, **overrides: float
 ) -> AsyncIterator[tuple[int, KmipListener]]:
-    listener = KmipListener(processor, server_ctx, settings(**overrides))
+    listener = KmipListener(processor, server_ctx, dataclasses.replace(settings(**overrides), gate=gate))
     async with trio.open_nursery() as nursery:
         addresses = await nursery.start(listener.serve, HOST, 0)
         yield addresses[0][1], listener
@@ -209,6 +213,30 @@ async def test_connections_are_served_concurrently(server_ctx: ssl.SSLContext, a
             await stream.aclose()
     assert processor.calls == connections
     assert elapsed < connections * 0.5 * 0.6, f"{connections} slow requests took {elapsed:.2f}s: serialised?"
+
+
+@pytest.mark.parametrize("delay_is_a_wait", [False, True], ids=["work", "marked-wait"])
+async def test_gate_runs_one_request_at_a_time_except_during_marked_waits(
+    delay_is_a_wait: bool, server_ctx: ssl.SSLContext, admin_ctx: ssl.SSLContext
+) -> None:
+    """With a processing gate, four connections' requests take turns, unless
+    the time is spent in a wait marked with blocking() (then they overlap)."""
+    processor = EchoProcessor(delay=0.3, delay_is_a_wait=delay_is_a_wait)
+    connections = 4
+    async with running(processor, server_ctx, gate=ProcessingGate()) as (port, _):
+        streams = [await connect(port, admin_ctx) for _ in range(connections)]
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for i, stream in enumerate(streams):
+                nursery.start_soon(roundtrip, stream, i)
+        elapsed = trio.current_time() - start
+        for stream in streams:
+            await stream.aclose()
+    serial = connections * 0.3
+    if delay_is_a_wait:
+        assert elapsed < serial * 0.6, f"marked waits took {elapsed:.2f}s: the gate was not let go"
+    else:
+        assert elapsed >= serial * 0.95, f"{elapsed:.2f}s for {serial:.1f}s of gated work: not one at a time"
 
 
 async def test_identity_from_another_client_certificate(
@@ -505,6 +533,8 @@ async def test_shutdown_grace_bounds_the_wait(server_ctx: ssl.SSLContext, admin_
 
 
 class FakeStore:
+    local_io = False
+
     def __init__(self) -> None:
         self.closed = threading.Event()
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
+from kmsd.gate import blocking
 from kmsd.kmip.enums import CryptographicAlgorithm as Alg
 from kmsd.kmip.enums import RecommendedCurve as Curve
 from kmsd.kmip.errors import KmipError, invalid_field, missing
@@ -196,12 +197,16 @@ def check_policy(policy: Policy, spec: KeySpec, *, generate: bool = False) -> No
 def generate(spec: KeySpec) -> PrivateKey:
     """A new private key.  The caller has checked ``spec`` against the policy."""
     if spec.kind is Kind.RSA:
-        return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=spec.bits)
+        # Tens to hundreds of milliseconds in OpenSSL, which releases the GIL:
+        # let other requests run meanwhile (kmsd.gate).
+        with blocking():
+            return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=spec.bits)
     if spec.kind is Kind.EC:
         assert spec.curve is not None
         return ec.generate_private_key(EC_CURVES[spec.curve]())
     if spec.kind is Kind.DSA:
-        return dsa_keys.generate(spec.bits)
+        with blocking():
+            return dsa_keys.generate(spec.bits)
     makers: dict[Kind, Callable[[], PrivateKey]] = {
         Kind.ED25519: ed25519.Ed25519PrivateKey.generate,
         Kind.ED448: ed448.Ed448PrivateKey.generate,

@@ -1,7 +1,8 @@
 """The batch executor: one request message in, one response message out.
 
-Theory of operation: ``process`` runs in a worker thread.  It decodes the
-message, reads the header, and executes every batch item inside ONE store
+Theory of operation: ``process`` runs in a blocking thread (a KMIP
+connection's own thread, or an HTTP worker thread).  It decodes the message,
+reads the header, and executes every batch item inside ONE store
 transaction, each item under its own savepoint, so that a failed item never
 leaves a half-written object and the Undo option can roll back the batch.
 The response is sent only after the commit (durability).  Every failure

@@ -1,6 +1,7 @@
 """What a listener tells an observer (metrics, audit) about its connections.
 
-The listener calls these from the trio thread, so implementations must be
+The KMIP listener calls these from its connection threads (the HTTP
+listener from the trio thread), so implementations must be thread-safe,
 quick and must not raise: counting is a lock and an addition; an audit
 record for a refused connection is a short buffered write.  ``address`` is
 the client's ``host:port``; ``reason`` is a short phrase fit for a log line.

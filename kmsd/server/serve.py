@@ -14,7 +14,7 @@ layers below it grow.
 scripts), logs how to connect, and serves until SIGINT or SIGTERM.  The
 first signal drains (see :mod:`kmsd.server.kmip_listener`); a second one
 stops waiting for the grace period.  The store is closed last, after every
-request in a worker thread has finished.
+request being processed has finished.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import trio
 from kmsd.auth.authenticator import Authenticator, build_authenticator, log_start
 from kmsd.auth.errors import AuthConfigError
 from kmsd.auth.identity import certificate_identity
+from kmsd.gate import ProcessingGate
 from kmsd.kmip.processor import MessageProcessor
 from kmsd.server import logfmt, workers
 from kmsd.server.certs import PKCS12_PASSWORD, DevPki, DevPkiError, ensure_dev_pki
@@ -271,6 +272,7 @@ async def serve_async(
             max_connections=config.max_connections,
             shutdown_grace=config.shutdown_grace,
             identify=certificate_identity(config.client_identity),
+            gate=ProcessingGate() if store.local_io else None,
         ),
         observer=telemetry.connections() if telemetry is not None else None,
     )

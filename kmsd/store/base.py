@@ -1,7 +1,7 @@
 """The store interface: narrow, synchronous, transactional.
 
 Theory of operation: a KMIP request (all its batch items) executes in one
-worker thread inside one store transaction, so a batch with the Undo option
+thread (a KMIP connection's, or an HTTP worker) inside one store transaction, so a batch with the Undo option
 can roll back and a success response is only sent after the commit.  The
 store knows nothing of KMIP: objects arrive as opaque blobs (the TTLV
 encoding of the managed object and of its attributes, made by the core)
@@ -19,6 +19,7 @@ import abc
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 class StoreError(Exception):
@@ -146,6 +147,11 @@ class Transaction(abc.ABC):
 
 
 class Store(abc.ABC):
+    #: True when every call is local and short and the store marks its real
+    #: waits (locks, fsync) with :func:`kmsd.gate.blocking`: the KMIP listener
+    #: may then run one request at a time in Python (see :mod:`kmsd.gate`).
+    local_io: ClassVar[bool] = False
+
     @abc.abstractmethod
     def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
         """A context manager: commits (durably) on normal exit, rolls back on error.

@@ -8,8 +8,12 @@ and there is at most one writer at a time.
 * Connections come from a small pool.  A transaction checks one connection
   out for its whole life and gives it back at the end, so a connection is only
   ever used by one thread at a time; that is what makes
-  ``check_same_thread=False`` safe (trio reuses worker threads, so a
-  thread-local connection would also outlive or miss its thread).
+  ``check_same_thread=False`` safe (HTTP requests run in trio's reused worker threads and
+  KMIP connections in threads of their own, so a thread-local connection
+  would also outlive or miss its thread).  Waits (the writer lock, another
+  process's write, a group's commit) are marked with
+  :func:`kmsd.gate.blocking`, so a KMIP request holding the processing gate
+  lets it go while it waits.
 * Writers share ONE writer connection and commit in groups: the first
   writer of a group opens the transaction (``BEGIN IMMEDIATE``: the write lock
   is taken up front, so nothing fails half-way upgrading a read lock), each
@@ -48,6 +52,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+from kmsd.gate import blocking
 
 from . import locate_sql
 from .base import ConflictError, Grant, LocateFilter, Store, StoredObject, StoreError, Transaction
@@ -364,6 +370,8 @@ class SqliteStore(Store):
     connections are opened when more threads are busy at once.
     """
 
+    local_io = True  # its waits are marked with kmsd.gate.blocking()
+
     def __init__(
         self,
         path: str | Path,
@@ -484,7 +492,8 @@ class SqliteStore(Store):
         tickets: list[int] = []
         with self._write_transaction(tickets) as txn:
             yield txn
-        self._wait_durable(tickets[0])
+        with blocking():  # the group's fsync, or waiting for another writer's
+            self._wait_durable(tickets[0])
 
     @contextmanager
     def _read_transaction(self) -> Iterator[Transaction]:
@@ -523,15 +532,21 @@ class SqliteStore(Store):
 
     @contextmanager
     def _write_transaction(self, tickets: list[int]) -> Iterator[Transaction]:
-        if not self._writer.acquire(timeout=self._busy_timeout_ms / 1000):
-            raise ConflictError("sqlite begin: timed out waiting for the write lock")
+        # Every wait for _writer is inside blocking(): its holder may be
+        # waiting for the processing gate (kmsd.gate's one rule).
+        if not self._writer.acquire(blocking=False):
+            with blocking():
+                if not self._writer.acquire(timeout=self._busy_timeout_ms / 1000):
+                    raise ConflictError("sqlite begin: timed out waiting for the write lock")
         self._local.active = True
         try:
             conn = self._writer_connection()
             with _errors("begin"):
                 if not conn.in_transaction:
-                    if not self._file_lock.acquire(self._busy_timeout_ms / 1000):
-                        raise ConflictError("sqlite begin: timed out waiting for another process's write")
+                    if not self._file_lock.acquire(0):
+                        with blocking():
+                            if not self._file_lock.acquire(self._busy_timeout_ms / 1000):
+                                raise ConflictError("sqlite begin: timed out waiting for another process's write")
                     conn.execute("BEGIN IMMEDIATE")
                 conn.execute("SAVEPOINT kmsd_write")
             txn = _SqliteTransaction(conn, False)
