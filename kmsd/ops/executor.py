@@ -39,7 +39,7 @@ from kmsd.kmip.messages import (
     read_version,
 )
 from kmsd.server.peer import Peer
-from kmsd.store.base import Store, StoreError
+from kmsd.store.base import StaleRead, Store, StoreError
 from ttlv import REGISTRY, Item, ItemType, Version
 
 from . import batchrefs
@@ -204,13 +204,16 @@ class Executor:
             return [self._failure(bi.operation, bi.unique_id, refused, version) for bi in request.items]
         # Batches of read-only operations take a snapshot instead of the write
         # lock; one that turns out to write (NeedsWrite) is run again as a writer.
+        # A writer may be optimistic (SQLite): when what it read changed before
+        # it could write (StaleRead, nothing kept), it runs again exclusively.
         readonly = not any((reg := HANDLERS.get(bi.operation)) is None or reg.writes for bi in request.items)
+        attempts = ((True, False),) if readonly else ()
         try:
-            for attempt_readonly in (True, False) if readonly else (False,):
+            for attempt_readonly, optimistic in (*attempts, (False, True), (False, False)):
                 if trace is not None:
                     trace.items.clear()
                 try:
-                    with self.store.transaction(readonly=attempt_readonly) as tx:
+                    with self.store.transaction(readonly=attempt_readonly, optimistic=optimistic) as tx:
                         tx = trace.wrap(tx) if trace is not None else tx
                         ctx = Context(
                             user=user,
@@ -225,6 +228,11 @@ class Executor:
                         )
                         return self._run_batch(ctx, request, trace)
                 except NeedsWrite:
+                    continue
+                except StaleRead as exc:
+                    if not optimistic:
+                        raise
+                    log.debug("running the request again with the write lock: %s", exc)
                     continue
             raise StoreError("a write was attempted in a write transaction's read-only retry")  # unreachable
         except StoreError as exc:

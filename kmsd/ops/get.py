@@ -19,7 +19,9 @@ SYMMETRIC_FORMATS = {KeyFormatType.RAW, KeyFormatType.TRANSPARENT_SYMMETRIC_KEY}
 @handler(Operation.GET)
 def get(ctx: Context, payload: Item) -> Item:
     uid = objects.request_uid(ctx, payload)
-    mo = objects.load(ctx, uid, "get")
+    # Locked when writing: clearing Fresh must not write back a copy that a
+    # concurrent Destroy or Revoke has already changed.
+    mo = objects.load(ctx, uid, "get", for_update=not ctx.readonly)
     obj = released_object(ctx, mo, payload, "get")
     if mo.get(tags.Fresh) is True:
         # Fresh: "has not yet been retrieved by a client" (cleared on first Get).

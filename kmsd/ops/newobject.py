@@ -160,6 +160,7 @@ def check_unique_names(
             raise KmipError(ResultReason.NON_UNIQUE_NAME_ATTRIBUTE, f"the object already has the name {value!r}")
         if not ctx.unique_names:
             continue
+        ctx.tx.serialize()  # no other writer may take the name between this check and the write
         for stored in ctx.tx.locate(LocateFilter(name=value, visible_to=ctx.user)):
             if stored.uid != exclude and stored.payload:
                 raise KmipError(ResultReason.NON_UNIQUE_NAME_ATTRIBUTE, f"the name {value!r} is already in use")

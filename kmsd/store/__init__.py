@@ -1,5 +1,14 @@
 """Persistent storage of managed objects and access grants."""
 
-from .base import ConflictError, Grant, LocateFilter, Store, StoredObject, StoreError, Transaction
+from .base import ConflictError, Grant, LocateFilter, StaleRead, Store, StoredObject, StoreError, Transaction
 
-__all__ = ["ConflictError", "Grant", "LocateFilter", "Store", "StoreError", "StoredObject", "Transaction"]
+__all__ = [
+    "ConflictError",
+    "Grant",
+    "LocateFilter",
+    "StaleRead",
+    "Store",
+    "StoreError",
+    "StoredObject",
+    "Transaction",
+]

@@ -30,6 +30,12 @@ class ConflictError(StoreError):
     """A concurrent transaction changed the same object; the caller may retry."""
 
 
+class StaleRead(ConflictError):
+    """An optimistic write transaction found, when it came to write, that an
+    object it had read was changed meanwhile.  Nothing of it was kept: run the
+    request again without ``optimistic``."""
+
+
 @dataclass(slots=True)
 class StoredObject:
     uid: str
@@ -145,6 +151,16 @@ class Transaction(abc.ABC):
     def rollback_to(self, name: str) -> None:
         """Undo everything since the savepoint ``name``."""
 
+    def serialize(self) -> None:
+        """From here on, exclude other writers (as a write would).
+
+        For checks whose outcome a concurrent writer could change without
+        touching an object read so far (a name being unique among all
+        objects).  A no-op where every write transaction already excludes
+        writers or locks what it reads.
+        """
+        return None
+
 
 class Store(abc.ABC):
     #: True when every call is local and short and the store marks its real
@@ -153,13 +169,19 @@ class Store(abc.ABC):
     local_io: ClassVar[bool] = False
 
     @abc.abstractmethod
-    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+    def transaction(self, *, readonly: bool = False, optimistic: bool = False) -> AbstractContextManager[Transaction]:
         """A context manager: commits (durably) on normal exit, rolls back on error.
 
         ``readonly=True`` promises no writes (they raise StoreError); such
         transactions do not wait for or block writers where the database
         allows it (SQLite WAL snapshots, PostgreSQL READ ONLY).  Transactions
         do not nest within one thread.
+
+        ``optimistic=True`` lets a write transaction take its write lock only
+        at its first write (SQLite): it then raises :class:`StaleRead` when an
+        object it read changed before that, and the caller runs it again
+        without ``optimistic``.  Stores that lock rows as they read them
+        ignore the flag.
         """
 
     def pool_stats(self) -> dict[str, int]:

@@ -554,7 +554,7 @@ class MySqlStore(Store):
 
     # -- transactions ------------------------------------------------------
 
-    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+    def transaction(self, *, readonly: bool = False, optimistic: bool = False) -> AbstractContextManager[Transaction]:
         return self._transaction(readonly)
 
     @contextmanager

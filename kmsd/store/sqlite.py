@@ -49,16 +49,21 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from kmsd.gate import blocking
 
 from . import locate_sql
-from .base import ConflictError, Grant, LocateFilter, Store, StoredObject, StoreError, Transaction
+from .base import ConflictError, Grant, LocateFilter, StaleRead, Store, StoredObject, StoreError, Transaction
 from .migrations import upgrade_sqlite
 from .sqlite_lock import ProcessWriteLock
+
+# How long a group's committer waits for writers still being drafted to join
+# its commit (they usually need a fraction of a millisecond).
+_GATHER_S = 0.002
 
 # Rows fetched per query while iterating Locate results: large enough to
 # amortise the query, small enough that payloads don't pile up in memory.
@@ -140,6 +145,12 @@ SQLITE = locate_sql.Dialect(
 def locate_query(flt: LocateFilter) -> tuple[str, list[object]] | None:
     """The SQL selecting matching ``sequence`` numbers (see :mod:`kmsd.store.locate_sql`)."""
     return locate_sql.locate_query(flt, SQLITE)
+
+
+def _fetch(sequences: list[int], reader: Callable[[], _SqliteTransaction]) -> Iterator[StoredObject]:
+    """Locate's rows in batches, each read from the transaction ``reader`` names then."""
+    for start in range(0, len(sequences), _LOCATE_BATCH):
+        yield from reader()._rows(sequences[start : start + _LOCATE_BATCH])
 
 
 class _SqliteTransaction(Transaction):
@@ -246,28 +257,27 @@ class _SqliteTransaction(Transaction):
             conn.execute("DELETE FROM objects WHERE id = ?", (uid,))
 
     def locate(self, flt: LocateFilter) -> Iterator[StoredObject]:
+        return _fetch(self._locate_sequences(flt), lambda: self)
+
+    def _locate_sequences(self, flt: LocateFilter) -> list[int]:
         conn = self._live()
         query = locate_query(flt)
         if query is None:
-            return iter(())
+            return []
         sql, params = query
         with _errors("locate"):
-            sequences = [row[0] for row in conn.execute(sql, params)]
-        return self._fetch(sequences)
+            return [row[0] for row in conn.execute(sql, params)]
 
-    def _fetch(self, sequences: list[int]) -> Iterator[StoredObject]:
-        for start in range(0, len(sequences), _LOCATE_BATCH):
-            chunk = sequences[start : start + _LOCATE_BATCH]
-            conn = self._live()
-            with _errors("locate"):
-                # One statement text whatever the batch size (statement cache).
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM objects WHERE sequence IN (SELECT value FROM json_each(?))"
-                    " ORDER BY sequence",
-                    (json.dumps(chunk),),
-                ).fetchall()
-            for row in rows:
-                yield _row_to_object(row)
+    def _rows(self, sequences: list[int]) -> list[StoredObject]:
+        conn = self._live()
+        with _errors("locate"):
+            # One statement text whatever the batch size (statement cache).
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM objects WHERE sequence IN (SELECT value FROM json_each(?))"
+                " ORDER BY sequence",
+                (json.dumps(sequences),),
+            ).fetchall()
+        return [_row_to_object(row) for row in rows]
 
     def _read_grant(self, conn: sqlite3.Connection, uid: str, user: str) -> set[str] | None:
         row = conn.execute("SELECT permissions FROM read_access WHERE id = ? AND userid = ?", (uid, user)).fetchone()
@@ -360,6 +370,194 @@ class _SqliteTransaction(Transaction):
             conn.execute(f"ROLLBACK TO {name}")
 
 
+#: What an optimistic transaction remembers of an object it read: enough to
+#: tell, once it holds the write lock, whether a writer changed it since.
+_Seen = tuple[int, bytes, bytes] | None
+
+
+class _OptimisticTransaction(Transaction):
+    """A write transaction that reads from a snapshot and takes the write lock
+    at its first write (or :meth:`serialize`).
+
+    Why: a request's work before its first write — decoding, checking,
+    building and encoding the new object — then runs while other writers,
+    in this process or another one, hold SQLite's single write lock.  With
+    ``--workers``, a write-heavy load no longer runs one process at a time.
+
+    Correctness: every object read before the write lock is remembered
+    (state, payload and attributes, or its absence); once the lock is held,
+    each one is read again, and if any changed the transaction raises
+    :class:`StaleRead` before writing anything, and the executor runs the
+    request again as an ordinary write transaction (the lock taken up front).
+    Reads after the lock see the latest data.  So every object a request
+    reads is as of the moment it writes, as with the lock taken up front;
+    only the lists it read (Locate results, grants) may have changed, as in
+    PostgreSQL's READ COMMITTED, and a check that depends on them (a name
+    unique among all objects) calls :meth:`serialize` first.
+
+    Savepoints issued before the write lock have nothing to undo but this
+    writer's later writes: they map to its ``kmsd_write`` savepoint.
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._read: _SqliteTransaction | None = None
+        self._read_conn: sqlite3.Connection | None = None
+        self._write: _SqliteTransaction | None = None
+        self._seen: dict[str, _Seen] = {}
+        self._early_savepoints: set[str] = set()
+        self._open = True
+        self._drafting = True  # counted in the store's _drafting until it writes or ends
+
+    def _drafted(self) -> None:
+        if self._drafting:
+            self._drafting = False
+            self._store._draft(-1)
+
+    # -- the two phases ----------------------------------------------------
+
+    def _reader(self) -> _SqliteTransaction:
+        if not self._open:
+            raise StoreError("the transaction has ended")
+        if self._write is not None:
+            return self._write
+        if self._read is None:
+            conn = self._store._acquire()
+            try:
+                with _errors("begin"):
+                    conn.execute("BEGIN DEFERRED")
+            except BaseException:
+                self._store._release(conn, self._store._rollback(conn))
+                raise
+            self._read_conn = conn
+            self._read = _SqliteTransaction(conn, True)
+        return self._read
+
+    def _writer(self) -> _SqliteTransaction:
+        if not self._open:
+            raise StoreError("the transaction has ended")
+        if self._write is None:
+            self._upgrade()
+        assert self._write is not None
+        return self._write
+
+    def _upgrade(self) -> None:
+        store = self._store
+        self._end_read()
+        conn = store._begin_write()
+        self._drafted()  # in the group now: its committer waits for _writer, not for us
+        self._write = _SqliteTransaction(conn, False)
+        with _errors("validate"):
+            for uid, seen in self._seen.items():
+                row = conn.execute("SELECT state, payload, attributes FROM objects WHERE id = ?", (uid,)).fetchone()
+                if (None if row is None else (row[0], row[1], row[2])) != seen:
+                    raise StaleRead(f"object {uid!r} changed before this transaction could write")
+        self._seen.clear()
+
+    def _end_read(self) -> None:
+        if self._read is not None and self._read_conn is not None:
+            self._read._open = False
+            self._store._release(self._read_conn, self._store._rollback(self._read_conn))
+        self._read = None
+        self._read_conn = None
+
+    def _close(self, *, abort: bool) -> int | None:
+        """End the transaction; the group-commit ticket when it wrote and did not abort."""
+        self._open = False
+        store = self._store
+        write, self._write = self._write, None
+        try:
+            self._end_read()
+        except BaseException:
+            abort = True
+            raise
+        finally:
+            ticket = None
+            if write is not None:
+                write._open = False
+                try:
+                    if abort:
+                        store._abort_write(write._conn)
+                    else:
+                        ticket = store._finish_write(write._conn)
+                finally:
+                    store._end_write()
+        return ticket
+
+    # -- reads -------------------------------------------------------------
+
+    def get(self, uid: str, *, for_update: bool = False) -> StoredObject | None:
+        txn = self._reader()
+        stored = txn.get(uid)
+        if txn is not self._write and uid not in self._seen:
+            self._seen[uid] = None if stored is None else (stored.state, stored.payload, stored.attributes)
+        return stored
+
+    def locate(self, flt: LocateFilter) -> Iterator[StoredObject]:
+        # Batches are fetched as iteration goes, from whichever phase is then
+        # current; objects met before the write lock are validated like reads.
+        for stored in _fetch(self._reader()._locate_sequences(flt), self._reader):
+            if self._write is None and stored.uid not in self._seen:
+                self._seen[stored.uid] = (stored.state, stored.payload, stored.attributes)
+            yield stored
+
+    def permissions(self, uid: str, user: str) -> frozenset[str]:
+        return self._reader().permissions(uid, user)
+
+    def grants(self, uid: str) -> list[Grant]:
+        return self._reader().grants(uid)
+
+    def create_grants(self) -> list[tuple[str, str]]:
+        return self._reader().create_grants()
+
+    # -- writes ------------------------------------------------------------
+
+    def serialize(self) -> None:
+        self._writer()
+
+    def insert(self, obj: StoredObject) -> None:
+        self._writer().insert(obj)
+
+    def update(self, obj: StoredObject) -> None:
+        self._writer().update(obj)
+
+    def delete(self, uid: str) -> None:
+        self._writer().delete(uid)
+
+    def grant(self, uid: str, user: str, operations: frozenset[str]) -> None:
+        self._writer().grant(uid, user, operations)
+
+    def revoke(self, uid: str, user: str, operations: frozenset[str]) -> None:
+        self._writer().revoke(uid, user, operations)
+
+    def grant_create(self, user: str, by: str) -> None:
+        self._writer().grant_create(user, by)
+
+    def revoke_create(self, user: str) -> None:
+        self._writer().revoke_create(user)
+
+    # -- savepoints --------------------------------------------------------
+
+    def savepoint(self) -> str:
+        if self._write is not None:
+            return self._write.savepoint()
+        if not self._open:
+            raise StoreError("the transaction has ended")
+        name = f"kmsd_early{len(self._early_savepoints) + 1}"
+        self._early_savepoints.add(name)
+        return name
+
+    def rollback_to(self, name: str) -> None:
+        if name in self._early_savepoints:
+            if self._write is not None:
+                with _errors("rollback_to"):
+                    self._write._live().execute("ROLLBACK TO kmsd_write")
+            return
+        if self._write is None:
+            raise StoreError(f"rollback_to: unknown savepoint {name!r}")
+        self._write.rollback_to(name)
+
+
 class SqliteStore(Store):
     """A store in one SQLite file; safe to share between threads.
 
@@ -400,6 +598,7 @@ class SqliteStore(Store):
         self._committed = 0  # every ticket up to this one is committed (or failed)
         self._committing = False
         self._failed: list[tuple[int, int, StoreError]] = []
+        self._drafting = 0  # optimistic transactions that have not yet written or ended
         _create_private_file(self._path)
         self._file_lock = ProcessWriteLock(self._path + "-kmsd-writer.lock")
         conn = self._connect()
@@ -477,11 +676,11 @@ class SqliteStore(Store):
 
     # -- transactions ------------------------------------------------------
 
-    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
-        return self._transaction(readonly)
+    def transaction(self, *, readonly: bool = False, optimistic: bool = False) -> AbstractContextManager[Transaction]:
+        return self._transaction(readonly, optimistic)
 
     @contextmanager
-    def _transaction(self, readonly: bool) -> Iterator[Transaction]:
+    def _transaction(self, readonly: bool, optimistic: bool = False) -> Iterator[Transaction]:
         if getattr(self._local, "active", False):
             # The outer transaction would hold the write lock we wait for.
             raise StoreError("nested transactions in one thread are not supported")
@@ -490,10 +689,11 @@ class SqliteStore(Store):
                 yield txn
             return
         tickets: list[int] = []
-        with self._write_transaction(tickets) as txn:
+        with self._optimistic_transaction(tickets) if optimistic else self._write_transaction(tickets) as txn:
             yield txn
-        with blocking():  # the group's fsync, or waiting for another writer's
-            self._wait_durable(tickets[0])
+        if tickets:  # nothing to wait for when an optimistic transaction never wrote
+            with blocking():  # the group's fsync, or waiting for another writer's
+                self._wait_durable(tickets[0])
 
     @contextmanager
     def _read_transaction(self) -> Iterator[Transaction]:
@@ -532,6 +732,50 @@ class SqliteStore(Store):
 
     @contextmanager
     def _write_transaction(self, tickets: list[int]) -> Iterator[Transaction]:
+        conn = self._begin_write()
+        try:
+            txn = _SqliteTransaction(conn, False)
+            try:
+                yield txn
+            except BaseException:
+                txn._open = False
+                self._abort_write(conn)
+                raise
+            txn._open = False
+            tickets.append(self._finish_write(conn))
+        finally:
+            self._end_write()
+
+    @contextmanager
+    def _optimistic_transaction(self, tickets: list[int]) -> Iterator[Transaction]:
+        txn = _OptimisticTransaction(self)
+        self._local.active = True
+        self._draft(+1)
+        try:
+            try:
+                yield txn
+            except BaseException:
+                txn._close(abort=True)
+                raise
+            ticket = txn._close(abort=False)
+            if ticket is not None:
+                tickets.append(ticket)
+        finally:
+            txn._drafted()
+            self._local.active = False
+
+    def _draft(self, change: int) -> None:
+        with self._group:
+            self._drafting += change
+            if not self._drafting:
+                self._group.notify_all()
+
+    def _begin_write(self) -> sqlite3.Connection:
+        """Join (or open) the group's write transaction, in savepoint ``kmsd_write``.
+
+        On success the caller holds ``_writer`` and must call :meth:`_end_write`
+        after :meth:`_finish_write` or :meth:`_abort_write`.
+        """
         # Every wait for _writer is inside blocking(): its holder may be
         # waiting for the processing gate (kmsd.gate's one rule).
         if not self._writer.acquire(blocking=False):
@@ -549,26 +793,29 @@ class SqliteStore(Store):
                                 raise ConflictError("sqlite begin: timed out waiting for another process's write")
                     conn.execute("BEGIN IMMEDIATE")
                 conn.execute("SAVEPOINT kmsd_write")
-            txn = _SqliteTransaction(conn, False)
-            try:
-                yield txn
-            except BaseException:
-                txn._open = False
-                self._undo_write(conn)
-                if self._issued == self._committed and conn.in_transaction:
-                    # No writer of this group waits for a COMMIT: end the empty
-                    # group now, or it would keep the write lock until the next write.
-                    self._rollback(conn)
-                raise
-            txn._open = False
-            with _errors("commit"):
-                conn.execute("RELEASE kmsd_write")
-            self._issued += 1
-            tickets.append(self._issued)
-        finally:
-            self._local.active = False
-            self._release_file_lock()
-            self._writer.release()
+        except BaseException:
+            self._end_write()
+            raise
+        return conn
+
+    def _finish_write(self, conn: sqlite3.Connection) -> int:
+        """Keep this writer's changes in the group; its ticket for :meth:`_wait_durable`."""
+        with _errors("commit"):
+            conn.execute("RELEASE kmsd_write")
+        self._issued += 1
+        return self._issued
+
+    def _abort_write(self, conn: sqlite3.Connection) -> None:
+        self._undo_write(conn)
+        if self._issued == self._committed and conn.in_transaction:
+            # No writer of this group waits for a COMMIT: end the empty
+            # group now, or it would keep the write lock until the next write.
+            self._rollback(conn)
+
+    def _end_write(self) -> None:
+        self._local.active = False
+        self._release_file_lock()
+        self._writer.release()
 
     def _release_file_lock(self) -> None:
         """Give the cross-process lock back once no group transaction is open (caller holds ``_writer``)."""
@@ -608,6 +855,13 @@ class SqliteStore(Store):
                     self._committing = True
                     break
                 self._group.wait()
+            # The committer lets the writers being drafted now join this
+            # group first (bounded): one fsync for all of them, and with
+            # --workers the other processes get the write lock back with
+            # more written per turn.
+            deadline = time.monotonic() + _GATHER_S
+            while self._drafting and (left := deadline - time.monotonic()) > 0:
+                self._group.wait(left)
         error: StoreError | None = None
         with self._writer:
             upto = self._issued
