@@ -8,7 +8,7 @@ from kmsd.kmip.errors import KmipError
 from ttlv import Item, ItemType
 
 from . import asymkeys, objects, pkcs12, wrapping
-from .context import Context
+from .context import Context, NeedsWrite
 from .keyblock import key_block, material_of
 from .newobject import object_tag
 from .registry import handler
@@ -22,6 +22,8 @@ def get(ctx: Context, payload: Item) -> Item:
     # Locked when writing: clearing Fresh must not write back a copy that a
     # concurrent Destroy or Revoke has already changed.
     mo = objects.load(ctx, uid, "get", for_update=not ctx.readonly)
+    if ctx.readonly and mo.get(tags.Fresh) is True:
+        raise NeedsWrite  # clearing Fresh writes: run as a writer before doing the work
     obj = released_object(ctx, mo, payload, "get")
     if mo.get(tags.Fresh) is True:
         # Fresh: "has not yet been retrieved by a client" (cleared on first Get).

@@ -592,7 +592,9 @@ class SqliteStore(Store):
         self._writer = threading.Lock()
         self._local = threading.local()
         # Group commit state (see _write_transaction), guarded by _group.
-        self._group = threading.Condition()
+        group_lock = threading.Lock()
+        self._group = threading.Condition(group_lock)  # writers waiting for their commit
+        self._gathered = threading.Condition(group_lock)  # a committer waiting for drafts to join
         self._wconn: sqlite3.Connection | None = None
         self._issued = 0  # tickets handed to writers whose savepoint was released
         self._committed = 0  # every ticket up to this one is committed (or failed)
@@ -767,8 +769,8 @@ class SqliteStore(Store):
     def _draft(self, change: int) -> None:
         with self._group:
             self._drafting += change
-            if not self._drafting:
-                self._group.notify_all()
+            if not self._drafting and self._committing:
+                self._gathered.notify()  # only the committer waits for this
 
     def _begin_write(self) -> sqlite3.Connection:
         """Join (or open) the group's write transaction, in savepoint ``kmsd_write``.
@@ -861,7 +863,7 @@ class SqliteStore(Store):
             # more written per turn.
             deadline = time.monotonic() + _GATHER_S
             while self._drafting and (left := deadline - time.monotonic()) > 0:
-                self._group.wait(left)
+                self._gathered.wait(left)
         error: StoreError | None = None
         with self._writer:
             upto = self._issued
