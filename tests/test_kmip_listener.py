@@ -199,18 +199,24 @@ async def test_answers_in_order_on_one_connection(server_ctx: ssl.SSLContext, ad
     assert x509.load_der_x509_certificate(peer.certificate_der).subject.rfc4514_string() == "CN=admin"
 
 
+async def parallel_roundtrips(port: int, admin_ctx: ssl.SSLContext, connections: int) -> float:
+    """Seconds for one request on each of ``connections`` connections, sent at once."""
+    streams = [await connect(port, admin_ctx) for _ in range(connections)]
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for i, stream in enumerate(streams):
+            nursery.start_soon(roundtrip, stream, i)
+    elapsed = trio.current_time() - start
+    for stream in streams:
+        await stream.aclose()
+    return elapsed
+
+
 async def test_connections_are_served_concurrently(server_ctx: ssl.SSLContext, admin_ctx: ssl.SSLContext) -> None:
     processor = EchoProcessor(delay=0.5)
     connections = 6
     async with running(processor, server_ctx) as (port, _):
-        streams = [await connect(port, admin_ctx) for _ in range(connections)]
-        start = trio.current_time()
-        async with trio.open_nursery() as nursery:
-            for i, stream in enumerate(streams):
-                nursery.start_soon(roundtrip, stream, i)
-        elapsed = trio.current_time() - start
-        for stream in streams:
-            await stream.aclose()
+        elapsed = await parallel_roundtrips(port, admin_ctx, connections)
     assert processor.calls == connections
     assert elapsed < connections * 0.5 * 0.6, f"{connections} slow requests took {elapsed:.2f}s: serialised?"
 
@@ -224,14 +230,7 @@ async def test_gate_runs_one_request_at_a_time_except_during_marked_waits(
     processor = EchoProcessor(delay=0.3, delay_is_a_wait=delay_is_a_wait)
     connections = 4
     async with running(processor, server_ctx, gate=ProcessingGate()) as (port, _):
-        streams = [await connect(port, admin_ctx) for _ in range(connections)]
-        start = trio.current_time()
-        async with trio.open_nursery() as nursery:
-            for i, stream in enumerate(streams):
-                nursery.start_soon(roundtrip, stream, i)
-        elapsed = trio.current_time() - start
-        for stream in streams:
-            await stream.aclose()
+        elapsed = await parallel_roundtrips(port, admin_ctx, connections)
     serial = connections * 0.3
     if delay_is_a_wait:
         assert elapsed < serial * 0.6, f"marked waits took {elapsed:.2f}s: the gate was not let go"

@@ -17,9 +17,6 @@ from pathlib import Path
 import pytest
 
 from kmsd.kmip.enums import (
-    CryptographicAlgorithm,
-    CryptographicUsageMask,
-    ObjectType,
     Operation,
     ResultStatus,
     State,
@@ -30,7 +27,8 @@ from kmsd.store import LocateFilter, StaleRead, StoredObject
 from kmsd.store import sqlite as sqlite_store
 from kmsd.store.sqlite import SqliteStore
 
-from .kmip_builders import Response, attributes, enum, integer, name_value, request, s, tag, text
+from .kmip_builders import Response, name_value, request, s, tag, text
+from .test_executor import create_aes
 
 ALICE = Peer(identity="alice", address="127.0.0.1:1")
 V2 = (2, 0)
@@ -178,18 +176,7 @@ def test_a_request_whose_object_changed_runs_again_and_keeps_both_changes(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ex = Executor(store, ExecutorSettings())
-    mask = CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
-    attrs = attributes(
-        V2,
-        enum("Cryptographic Algorithm", CryptographicAlgorithm.AES),
-        integer("Cryptographic Length", 256),
-        integer("Cryptographic Usage Mask", mask),
-        name_value("first"),
-    )
-    r = call(ex, request(V2, (Operation.CREATE, [enum("Object Type", ObjectType.SYMMETRIC_KEY), attrs])))
-    assert r.status() == ResultStatus.SUCCESS, r.message()
-    uid = r.get("Unique Identifier")
-    assert isinstance(uid, str)
+    uid = create_aes(ex, V2, name="first", peer=ALICE)
 
     # While the Activate below is between reading the key and writing it,
     # another request adds a Name to the same key.
