@@ -22,6 +22,7 @@ from kmsd.kmip.enums import (
     State,
 )
 from kmsd.ops.executor import Executor, ExecutorSettings
+from kmsd.ops.observe import RecordingTransaction
 from kmsd.server.peer import Peer
 from kmsd.store import LocateFilter, StaleRead, StoredObject
 from kmsd.store import sqlite as sqlite_store
@@ -222,3 +223,11 @@ def test_a_request_whose_object_changed_runs_again_and_keeps_both_changes(
 
 def _assert_success(r: Response) -> None:
     assert r.status() == ResultStatus.SUCCESS, r.message()
+
+
+def test_the_audit_wrapper_passes_serialize_through(store: SqliteStore) -> None:
+    """The executor sees the store through RecordingTransaction when audit or
+    metrics are on: serialize() must still reach the store."""
+    with store.transaction(optimistic=True) as txn:
+        RecordingTransaction(txn, trace=None).serialize()  # type: ignore[arg-type]  # serialize never traces
+        assert store._writer.locked()

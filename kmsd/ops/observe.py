@@ -173,6 +173,9 @@ class RecordingTransaction(Transaction):
     def rollback_to(self, name: str) -> None:
         self._inner.rollback_to(name)
 
+    def serialize(self) -> None:
+        self._inner.serialize()
+
     def __getattr__(self, name: str) -> object:
         # Anything a store adds beyond the interface passes through unchanged.
         return getattr(self._inner, name)
