@@ -68,7 +68,8 @@ def certify(ctx: Context, payload: Item) -> Item:
     subject_uid = payload.get(tags.UniqueIdentifier)
     if not isinstance(subject_uid, str):
         subject_uid = None if csr is not None else objects.request_uid(ctx, payload)
-    subject_obj = objects.load(ctx, subject_uid, "get") if subject_uid is not None else None
+    # Locked: its Certificate Link is rewritten below (no lost update beside a concurrent change).
+    subject_obj = objects.load(ctx, subject_uid, "get", for_update=True) if subject_uid is not None else None
     if subject_obj is not None and subject_obj.object_type == ObjectType.CERTIFICATE_REQUEST and csr is None:
         # 2.x: "the Unique Identifier of the Public Key or the Certificate Request being certified"
         csr, subject_obj = _stored_request(subject_obj), None
@@ -151,7 +152,7 @@ def re_certify(ctx: Context, payload: Item) -> Item:
     new = _build(ctx, cert, carried, (link(LinkType.REPLACED_OBJECT_LINK, old.uid), *links))
     _finish(ctx, old, new)
     if public_uid is not None:
-        public = objects.load(ctx, public_uid, "get")
+        public = objects.load(ctx, public_uid, "get", for_update=True)
         public.attrs = (
             *(a for a in public.attrs if not _link_of(a, LinkType.CERTIFICATE_LINK)),
             link(LinkType.CERTIFICATE_LINK, new.uid),
