@@ -27,18 +27,22 @@ from __future__ import annotations
 
 import hashlib
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 import ttlv
 from kmsd.crypto import asymmetric, certificates, formats
 from kmsd.crypto.asymmetric import KeySpec, Kind, PrivateKey, PublicKey
 from kmsd.crypto.errors import MalformedMaterial
 from kmsd.kmip import tags
-from kmsd.kmip.enums import HashingAlgorithm, KeyFormatType, ObjectType, ResultReason
+from kmsd.kmip.enums import HashingAlgorithm, KeyFormatType, ObjectType, ResultReason, State
 from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import Item, ItemType
 
+from . import objects
 from .context import Context
 from .keyblock import key_block, material_of
-from .newobject import object_tag
+from .newobject import initial_attributes, object_tag
 
 ASYMMETRIC_TYPES = frozenset({ObjectType.PUBLIC_KEY, ObjectType.PRIVATE_KEY})
 
@@ -283,3 +287,19 @@ def _declared(attrs: tuple[Item, ...], tag: int, kind: ItemType, value: int) -> 
     if given and given[0].value != value:
         raise invalid_field("Cryptographic Algorithm/Length attribute contradicts the key")
     return attrs if given else (*attrs, Item(tag, kind, value))
+
+
+def new_certificate(
+    ctx: Context, cert: x509.Certificate, client: tuple[Item, ...], links: tuple[Item, ...] = ()
+) -> objects.ManagedObject:
+    """A Certificate object as Register would make it from ``cert`` (not yet stored)."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    obj, client, server = register_certificate(certificates.certificate_object(der), client)
+    return objects.ManagedObject(
+        uid=objects.new_uid(),
+        object_type=ObjectType.CERTIFICATE,
+        state=State.PRE_ACTIVE,
+        owner=ctx.user,
+        obj=obj,
+        attrs=(*initial_attributes(ctx, client, None), *server, *links),
+    )

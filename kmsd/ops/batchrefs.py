@@ -100,16 +100,20 @@ def resolve(ctx: Context, ref: Item | None) -> str:
         else:
             raise KmipError(ResultReason.INVALID_FIELD, f"unknown Unique Identifier value {ref.value:#x}")
     elif ref.type is ItemType.INTEGER and isinstance(ref.value, int):
-        current = len(ctx.batch_uids)
-        index = current + ref.value if ref.value < 0 else ref.value
-        if not 0 <= index < current:
-            raise KmipError(ResultReason.INVALID_FIELD, f"Unique Identifier {ref.value} names no earlier batch item")
-        uid = ctx.batch_uids[index]
+        uid = ctx.batch_uids[_earlier_item(ref.value, len(ctx.batch_uids), "Unique Identifier")]
     else:
         raise KmipError(ResultReason.INVALID_FIELD, "Unique Identifier must be a Text String, Enumeration or Integer")
     if uid is None:
         raise not_found(None)
     return uid
+
+
+def _earlier_item(value: int, current: int, what: str) -> int:
+    """The batch item an Integer reference names: from the start, or back from this item when negative."""
+    index = current + value if value < 0 else value
+    if not 0 <= index < current:
+        raise KmipError(ResultReason.INVALID_FIELD, f"{what} {value} names no earlier batch item")
+    return index
 
 
 def _record_data(ctx: Context, operation: int, payload: Item | None) -> None:
@@ -139,10 +143,7 @@ def _referenced_data(ctx: Context, ref: Item) -> bytes:
         found = ctx.operation_data.get(ref.value)
         what = D(ref.value).name
     elif ref.type is ItemType.INTEGER and isinstance(ref.value, int):
-        current = len(ctx.batch_data)
-        index = current + ref.value if ref.value < 0 else ref.value
-        if not 0 <= index < current:
-            raise KmipError(ResultReason.INVALID_FIELD, f"Data {ref.value} names no earlier batch item")
+        index = _earlier_item(ref.value, len(ctx.batch_data), "Data")
         found = ctx.batch_data[index]
         what = f"batch item {index}"
     else:

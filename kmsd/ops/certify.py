@@ -29,7 +29,6 @@ import itertools
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from kmsd.crypto import certificates, issuing
 from kmsd.crypto.asymmetric import PrivateKey, PublicKey
@@ -48,11 +47,10 @@ from kmsd.kmip.errors import KmipError, invalid_field, missing
 from ttlv import REGISTRY, Item, ItemType
 
 from . import objects, templates
-from .asymkeys import read_block, register_certificate
+from .asymkeys import new_certificate, read_block
 from .attribute_rules import rule_for
 from .context import Context
-from .key_pair import link
-from .newobject import initial_attributes
+from .objects import link
 from .registry import handler
 from .rekey import _finish, _move_names, replacement_attributes
 
@@ -149,7 +147,7 @@ def re_certify(ctx: Context, payload: Item) -> Item:
     _move_names(ctx, old)
     # The Replaced Object Link first: it is what makes this certificate a
     # replacement (1.x clients see it as the Link of Attribute Index 0).
-    new = _build(ctx, cert, carried, (link(LinkType.REPLACED_OBJECT_LINK, old.uid), *links))
+    new = new_certificate(ctx, cert, carried, (link(LinkType.REPLACED_OBJECT_LINK, old.uid), *links))
     _finish(ctx, old, new)
     if public_uid is not None:
         public = objects.load(ctx, public_uid, "get", for_update=True)
@@ -373,28 +371,10 @@ def _certificate_of(ctx: Context, key_mo: objects.ManagedObject) -> objects.Mana
     return mo if mo.object_type == ObjectType.CERTIFICATE and mo.obj is not None else None
 
 
-def _build(
-    ctx: Context, cert: x509.Certificate, client: tuple[Item, ...], links: tuple[Item, ...]
-) -> objects.ManagedObject:
-    """A Certificate object as Register would make it from the issued DER."""
-    der = cert.public_bytes(Encoding.DER)
-    obj, client, server = register_certificate(certificates.certificate_object(der), client)
-    mo = objects.ManagedObject(
-        uid=objects.new_uid(),
-        object_type=ObjectType.CERTIFICATE,
-        state=State.PRE_ACTIVE,
-        owner=ctx.user,
-        obj=obj,
-        attrs=(),
-    )
-    mo.attrs = (*initial_attributes(ctx, client, None), *server, *links)
-    return mo
-
-
 def _store(
     ctx: Context, cert: x509.Certificate, client: tuple[Item, ...], links: tuple[Item, ...]
 ) -> objects.ManagedObject:
-    mo = _build(ctx, cert, client, links)
+    mo = new_certificate(ctx, cert, client, links)
     objects.apply_time_transitions(mo, ctx.now)
     objects.insert(ctx, mo)
     return mo

@@ -56,8 +56,8 @@ from .asymkeys import read_block
 from .context import Context
 from .crypto_keys import UsableKey, charge, use_key
 from .crypto_ops import _cipher_params, _int, _response, _uid
-from .key_pair import link
 from .newobject import initial_attributes, object_item, require_type
+from .objects import link
 from .registry import handler
 
 DERIVABLE = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA})

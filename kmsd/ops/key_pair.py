@@ -81,7 +81,7 @@ def create_key_pair(ctx: Context, payload: Item) -> Item:
             attrs=(),
         )
         client = key_attributes(attrs, algorithm, spec.bits)
-        server_set = (digest(material, fmt), link(link_type, other))
+        server_set = (digest(material, fmt), objects.link(link_type, other))
         mo.attrs = (*initial_attributes(ctx, client, None, generated=True), *server_set)
         objects.apply_time_transitions(mo, ctx.now)
         objects.insert(ctx, mo)
@@ -113,17 +113,6 @@ def requested_spec(attrs: tuple[Item, ...]) -> KeySpec:
         algorithm,
         length if isinstance(length, int) else None,
         curve if isinstance(curve, int) else None,
-    )
-
-
-def link(link_type: LinkType, uid: str) -> Item:
-    return Item(
-        tags.Link,
-        ItemType.STRUCTURE,
-        (
-            Item(tags.LinkType, ItemType.ENUMERATION, int(link_type)),
-            Item(tags.LinkedObjectIdentifier, ItemType.TEXT_STRING, uid),
-        ),
     )
 
 

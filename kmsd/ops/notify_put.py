@@ -43,8 +43,8 @@ from ttlv import REGISTRY, Item, ItemType
 from . import objects
 from .attribute_rules import rule_for
 from .context import Context
-from .key_pair import link
 from .newobject import OBJECT_TAG_NAMES
+from .objects import link
 from .register import register
 from .registry import handler
 

@@ -308,6 +308,18 @@ def load_internal(ctx: Context, uid: str) -> ManagedObject | None:
     return _managed(ctx, stored) if stored is not None else None
 
 
+def link(link_type: int, uid: str) -> Item:
+    """A Link attribute to ``uid`` (``link_type``: a LinkType, or an extension value)."""
+    return Item(
+        tags.Link,
+        ItemType.STRUCTURE,
+        (
+            Item(tags.LinkType, ItemType.ENUMERATION, int(link_type)),
+            Item(tags.LinkedObjectIdentifier, ItemType.TEXT_STRING, uid),
+        ),
+    )
+
+
 def _managed(ctx: Context, stored: StoredObject) -> ManagedObject:
     mo = ManagedObject.from_stored(stored, ctx.at_rest, partial(_unwrap_registered, ctx))
     apply_time_transitions(mo, ctx.now)

@@ -38,7 +38,6 @@ from ttlv import Item, ItemType
 from . import asymkeys, objects
 from .context import Context
 from .keyblock import material_of
-from .newobject import initial_attributes
 
 MAX_CHAIN = 10
 MAX_BAG_BYTES = 256 * 1024  # bounds the parser's (and the KDF's) work; a real bag is a few kB
@@ -71,17 +70,6 @@ def _links(attrs: tuple[Item, ...], link_type: int) -> list[str]:
 def _linked(mo: objects.ManagedObject, link_type: int) -> str | None:
     found = _links(mo.attrs, link_type)
     return found[0] if found else None
-
-
-def _link(link_type: int, uid: str) -> Item:
-    return Item(
-        tags.Link,
-        ItemType.STRUCTURE,
-        (
-            Item(tags.LinkType, ItemType.ENUMERATION, int(link_type)),
-            Item(tags.LinkedObjectIdentifier, ItemType.TEXT_STRING, uid),
-        ),
-    )
 
 
 def _certificate(ctx: Context, uid: str) -> objects.ManagedObject:
@@ -243,21 +231,12 @@ def _open(ctx: Context, supplied: Item, attrs: tuple[Item, ...]) -> _Bag:
 
 
 def _insert_certificate(ctx: Context, cert: x509.Certificate, name: str | None, issuer_uid: str | None) -> str:
-    der = cert.public_bytes(ser.Encoding.DER)
     given: list[Item] = []
     if name is not None:
         given.append(Item(tags.PKCS_12FriendlyName, ItemType.TEXT_STRING, name))
     if issuer_uid is not None:
-        given.append(_link(LinkType.CERTIFICATE_LINK, issuer_uid))
-    obj, attrs, server_attrs = asymkeys.register_certificate(certificates.certificate_object(der), tuple(given))
-    mo = objects.ManagedObject(
-        uid=objects.new_uid(),
-        object_type=ObjectType.CERTIFICATE,
-        state=State.PRE_ACTIVE,
-        owner=ctx.user,
-        obj=obj,
-        attrs=(*initial_attributes(ctx, attrs, None), *server_attrs),
-    )
+        given.append(objects.link(LinkType.CERTIFICATE_LINK, issuer_uid))
+    mo = asymkeys.new_certificate(ctx, cert, tuple(given))
     objects.insert(ctx, mo)
     return mo.uid
 
@@ -284,5 +263,5 @@ def register_pkcs12(
     for cert in reversed(bag.chain):
         previous = _insert_certificate(ctx, cert, bag.name, previous)
     if previous is not None:  # the last stored is the key's own certificate
-        server.append(_link(PKCS12_CERTIFICATE_LINK, previous))
+        server.append(objects.link(PKCS12_CERTIFICATE_LINK, previous))
     return obj, attrs, tuple(server)

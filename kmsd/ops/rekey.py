@@ -36,8 +36,9 @@ from . import objects, templates
 from .asymkeys import digest, dump, key_object, read_block
 from .attribute_rules import check_initial, rule_for
 from .context import Context
-from .key_pair import link, merge
+from .key_pair import merge
 from .newobject import initial_attributes, object_item
+from .objects import link
 from .registry import handler
 
 # Attributes never copied to the replacement (the server sets them anew or not at all).

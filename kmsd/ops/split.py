@@ -61,9 +61,9 @@ from ttlv import Item, ItemType
 
 from . import batchrefs, objects, templates
 from .context import Context
-from .key_pair import link
 from .keyblock import key_block, material_of
 from .newobject import initial_attributes, object_tag, require_type
+from .objects import link
 from .registry import handler
 
 MAX_PARTS = 255  # GF(2^8) has 255 non-zero evaluation points; a server limit for the other methods

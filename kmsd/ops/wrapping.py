@@ -496,11 +496,7 @@ def wrapping_key_link(ctx: Context, block: Item) -> tuple[Item, ...]:
     uid = info.get(tags.UniqueIdentifier) if info is not None else None
     if not isinstance(uid, str):
         return ()
-    link = (
-        Item(tags.LinkType, ItemType.ENUMERATION, int(LinkType.WRAPPING_KEY_LINK)),
-        Item(tags.LinkedObjectIdentifier, ItemType.TEXT_STRING, uid),
-    )
-    return (Item(tags.Link, ItemType.STRUCTURE, link),)
+    return (objects.link(LinkType.WRAPPING_KEY_LINK, uid),)
 
 
 def with_block(obj: Item, block: Item) -> Item:

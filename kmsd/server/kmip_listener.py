@@ -200,22 +200,30 @@ class KmipListener:
                 listening.close()
             with self._lock:  # cancelled: no grace; threads end on their own
                 self._draining = True
-                for conn in self._connections.values():
-                    conn.cut("server shutting down")
+            self._cut_overdue(everyone=True)
             self._stopped.set()
 
     async def _accept(self, listening: trio.socket.SocketType) -> None:
+        # trio's listener already skips the errors that concern one connection
+        # only (a client that reset before accept: ECONNABORTED, EPROTO, ...).
+        listener = trio.SocketListener(listening)
         while True:
             try:
-                accepted, address = await listening.accept()
+                stream = await listener.accept()
             except OSError as exc:
                 if exc.errno not in _ACCEPT_RESOURCE_ERRORS:
                     raise
                 log.error("accept failed (%s); retrying in %.1fs", exc.strerror, _ACCEPT_RETRY_S)
                 await trio.sleep(_ACCEPT_RETRY_S)
                 continue
+            accepted = stream.socket
+            try:
+                address = _format_address(accepted.getpeername())
+            except OSError:  # reset already
+                accepted.close()
+                continue
             raw = socket.socket(accepted.family, accepted.type, accepted.proto, fileno=accepted.detach())
-            self._start(raw, _format_address(address))
+            self._start(raw, address)
 
     def _start(self, raw: socket.socket, address: str) -> None:
         conn = _Connection(next(self._ids), raw)
@@ -245,11 +253,17 @@ class KmipListener:
     async def _sweep(self) -> None:
         while True:
             await trio.sleep(SWEEP_INTERVAL)
-            now = time.monotonic()
-            with self._lock:
-                for conn in self._connections.values():
-                    if conn.waiting_for is not None and conn.deadline <= now and conn.expired is None:
-                        conn.cut(conn.waiting_for)
+            self._cut_overdue()
+
+    def _cut_overdue(self, *, everyone: bool = False) -> None:
+        """Cut every connection past the deadline of what it waits for (``everyone``: all of them)."""
+        now = time.monotonic()
+        with self._lock:
+            for conn in self._connections.values():
+                if everyone:
+                    conn.cut("server shutting down")
+                elif conn.waiting_for is not None and conn.deadline <= now:
+                    conn.cut(conn.waiting_for)
 
     async def _drain(self) -> None:
         settings = self._settings
@@ -264,11 +278,7 @@ class KmipListener:
         give_up = trio.current_time() + settings.shutdown_grace
         forced = False
         while self._connections:
-            now = time.monotonic()
-            with self._lock:
-                for conn in self._connections.values():
-                    if conn.expired is None and (forced or (conn.waiting_for is not None and conn.deadline <= now)):
-                        conn.cut("server shutting down" if forced else (conn.waiting_for or "server shutting down"))
+            self._cut_overdue(everyone=forced)
             if not forced and trio.current_time() >= give_up:
                 forced = True  # a request inside the processor still runs to its end
                 continue

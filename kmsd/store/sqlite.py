@@ -402,7 +402,6 @@ class _OptimisticTransaction(Transaction):
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self._read: _SqliteTransaction | None = None
-        self._read_conn: sqlite3.Connection | None = None
         self._write: _SqliteTransaction | None = None
         self._seen: dict[str, _Seen] = {}
         self._early_savepoints: set[str] = set()
@@ -422,15 +421,7 @@ class _OptimisticTransaction(Transaction):
         if self._write is not None:
             return self._write
         if self._read is None:
-            conn = self._store._acquire()
-            try:
-                with _errors("begin"):
-                    conn.execute("BEGIN DEFERRED")
-            except BaseException:
-                self._store._release(conn, self._store._rollback(conn))
-                raise
-            self._read_conn = conn
-            self._read = _SqliteTransaction(conn, True)
+            self._read = self._store._begin_read()
         return self._read
 
     def _writer(self) -> _SqliteTransaction:
@@ -455,11 +446,9 @@ class _OptimisticTransaction(Transaction):
         self._seen.clear()
 
     def _end_read(self) -> None:
-        if self._read is not None and self._read_conn is not None:
-            self._read._open = False
-            self._store._release(self._read_conn, self._store._rollback(self._read_conn))
-        self._read = None
-        self._read_conn = None
+        read, self._read = self._read, None
+        if read is not None:
+            self._store._end_read(read)
 
     def _close(self, *, abort: bool) -> int | None:
         """End the transaction; the group-commit ticket when it wrote and did not abort."""
@@ -699,26 +688,31 @@ class SqliteStore(Store):
 
     @contextmanager
     def _read_transaction(self) -> Iterator[Transaction]:
-        conn = self._acquire()
-        healthy = True
         self._local.active = True
         try:
-            try:
-                with _errors("begin"):
-                    conn.execute("BEGIN DEFERRED")
-            except BaseException:
-                healthy = self._rollback(conn)
-                raise
-            txn = _SqliteTransaction(conn, True)
+            txn = self._begin_read()
             try:
                 yield txn
             finally:
-                txn._open = False
-                # Ending a read transaction cannot lose anything: roll back.
-                healthy = self._rollback(conn)
+                self._end_read(txn)
         finally:
             self._local.active = False
-            self._release(conn, healthy)
+
+    def _begin_read(self) -> _SqliteTransaction:
+        """A snapshot on a pooled connection (give it back with :meth:`_end_read`)."""
+        conn = self._acquire()
+        try:
+            with _errors("begin"):
+                conn.execute("BEGIN DEFERRED")
+        except BaseException:
+            self._release(conn, self._rollback(conn))
+            raise
+        return _SqliteTransaction(conn, True)
+
+    def _end_read(self, txn: _SqliteTransaction) -> None:
+        txn._open = False
+        # Ending a read transaction cannot lose anything: roll back.
+        self._release(txn._conn, self._rollback(txn._conn))
 
     # -- group commit --------------------------------------------------------
     #
