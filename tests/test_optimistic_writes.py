@@ -1,8 +1,9 @@
 """Optimistic SQLite write transactions (``transaction(optimistic=True)``).
 
-The store reads first and takes SQLite's write lock only at the first write;
-an object read before that which changed meanwhile means StaleRead and
-nothing kept, and the executor then runs the request again with the lock
+The store reads from a snapshot and keeps its writes back; it takes SQLite's
+write lock only to apply them (at the end, or first when a Locate or a grant
+needs them applied); an object read before that which changed meanwhile
+means StaleRead and nothing kept, and the executor then runs the request again with the lock
 taken up front.  These tests make the "meanwhile" happen deterministically:
 the interfering write runs in another thread while the optimistic
 transaction is between its read and its write.
@@ -24,7 +25,7 @@ from kmsd.kmip.enums import (
 from kmsd.ops.executor import Executor, ExecutorSettings
 from kmsd.ops.observe import RecordingTransaction
 from kmsd.server.peer import Peer
-from kmsd.store import LocateFilter, StaleRead, StoredObject
+from kmsd.store import ConflictError, LocateFilter, StaleRead, StoredObject
 from kmsd.store import sqlite as sqlite_store
 from kmsd.store.sqlite import SqliteStore
 
@@ -115,10 +116,63 @@ def test_unchanged_reads_write_and_commit(store: SqliteStore) -> None:
         in_other_thread(lambda: _insert(store, stored("unrelated")))  # another object: no conflict
         x.attributes = b"mine"
         txn.update(x)
-        assert txn.get("unrelated") is not None  # after the lock, reads see the latest data
     with store.transaction(readonly=True) as txn:
         x = txn.get("x")
         assert x is not None and x.attributes == b"mine"
+        assert txn.get("unrelated") is not None
+
+
+def test_writes_are_kept_back_without_the_write_lock_and_read_back(store: SqliteStore) -> None:
+    with store.transaction(optimistic=True) as txn:
+        txn.insert(stored("mine", attributes=b"v1"))
+        assert not store._writer.locked()  # no lock while the request goes on...
+        in_other_thread(lambda: _insert(store, stored("theirs")))  # ...so other writers commit meanwhile
+        mine = txn.get("mine")
+        assert mine is not None and mine.attributes == b"v1"  # its own write, read back
+        mine.attributes = b"v2"
+        txn.update(mine)
+        txn.delete("theirs-never-existed")  # deleting nothing keeps nothing
+    with store.transaction(readonly=True) as txn:
+        got = txn.get("mine")
+        assert got is not None and got.attributes == b"v2"
+        assert txn.get("theirs") is not None
+
+
+def test_a_read_after_a_kept_write_is_checked_too(store: SqliteStore) -> None:
+    with pytest.raises(StaleRead, match="'late'"):
+        with store.transaction(optimistic=True) as txn:
+            txn.insert(stored("first"))
+            assert txn.get("late") is None  # read from the snapshot...
+            in_other_thread(lambda: _insert(store, stored("late")))  # ...which this commit makes stale
+    with store.transaction(readonly=True) as txn:
+        assert txn.get("first") is None  # nothing kept
+
+
+def test_a_write_fails_when_kept_as_it_would_under_the_lock(store: SqliteStore) -> None:
+    _insert(store, stored("taken"))
+    with store.transaction(optimistic=True) as txn:
+        with pytest.raises(ConflictError, match="already exists"):
+            txn.insert(stored("taken"))
+        with pytest.raises(ConflictError, match="no object"):
+            txn.update(stored("missing"))
+        txn.delete("taken")
+        with pytest.raises(ConflictError, match="no object"):
+            txn.update(stored("taken"))  # deleted by this very transaction
+    with store.transaction(readonly=True) as txn:
+        assert txn.get("taken") is None
+
+
+def test_a_locate_after_a_kept_write_applies_the_writes_first(store: SqliteStore) -> None:
+    with store.transaction(optimistic=True) as txn:
+        txn.insert(stored("a", names=("found",)))
+        before_b = txn.savepoint()
+        txn.insert(stored("b", names=("found",)))
+        assert [o.uid for o in txn.locate(LocateFilter(name="found"))] == ["a", "b"]
+        assert store._writer.locked()  # applied under the lock; the rest goes on under it
+        txn.rollback_to(before_b)  # the kept savepoint became a real one
+        assert [o.uid for o in txn.locate(LocateFilter(name="found"))] == ["a"]
+    with store.transaction(readonly=True) as txn:
+        assert txn.get("a") is not None and txn.get("b") is None
 
 
 def test_a_transaction_that_never_writes_takes_no_write_lock(store: SqliteStore) -> None:

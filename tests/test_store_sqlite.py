@@ -9,6 +9,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from kmsd.store import ConflictError, LocateFilter, Store, StoredObject, StoreError, migrations
+from kmsd.store import sqlite as sqlite_module
 from kmsd.store.factory import SQLITE_FILE_NAME, open_store
 from kmsd.store.migrations import Migration
 from kmsd.store.sqlite import SqliteStore, locate_query
@@ -100,18 +102,108 @@ def test_single_writer_lock_timeout_is_a_conflict(make_store: MakeStore) -> None
 # -- pragmas, file, migrations ---------------------------------------------
 
 
-@pytest.mark.parametrize(("durable", "synchronous"), [(True, 2), (False, 1)])
-def test_pragmas(tmp_path: Path, durable: bool, synchronous: int) -> None:
+@pytest.mark.parametrize("durable", [True, False])
+def test_pragmas(tmp_path: Path, durable: bool) -> None:
     store = SqliteStore(tmp_path / "kms.db", durable=durable, busy_timeout_ms=1234)
     try:
         assert store.pragmas() == {
             "journal_mode": "wal",
-            "synchronous": synchronous,  # 2 = FULL: the WAL is fsynced at each commit
+            "synchronous": 1,  # NORMAL: a COMMIT does not fsync; the store does, outside the lock
             "foreign_keys": 1,
             "busy_timeout": 1234,
         }
     finally:
         store.close()
+
+
+# -- durability: the fsync outside the write lock ---------------------------------
+
+
+@pytest.fixture
+def syncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every fdatasync the store asks for (still done), as "sync:<file name>"."""
+    done: list[str] = []
+    real = sqlite_module._sync_file
+
+    def recording(path: str, *, fallback: str) -> None:
+        real(path, fallback=fallback)
+        done.append("sync:" + os.path.basename(path))
+
+    monkeypatch.setattr(sqlite_module, "_sync_file", recording)
+    return done
+
+
+def test_a_write_is_on_disk_before_its_transaction_returns(make_store: MakeStore, syncs: list[str]) -> None:
+    store = make_store()
+    insert(store, obj("a"))
+    syncs.append("returned")
+    assert syncs == ["sync:kms.db-wal", "returned"]
+    assert get(store, "a") is not None
+    assert syncs == ["sync:kms.db-wal", "returned"]  # a read of synced commits syncs nothing
+
+
+def test_without_durability_nothing_is_synced(make_store: MakeStore, syncs: list[str]) -> None:
+    store = make_store(durable=False)
+    insert(store, obj("a"))
+    assert get(store, "a") is not None
+    assert syncs == []
+
+
+def test_the_write_lock_is_free_while_a_commit_is_synced(
+    make_store: MakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    real = sqlite_module._sync_file
+    workers: list[threading.Thread] = []
+    committed_meanwhile: list[bool] = []
+
+    def sync_while_another_writes(path: str, *, fallback: str) -> None:
+        if not workers:
+            # Another writer commits while the first one's fsync has not
+            # begun: it could not if the fsync were done under the lock.
+            # (It then waits for its own durability, behind this one.)
+            worker = threading.Thread(target=lambda: insert(store, obj("second")))
+            workers.append(worker)
+            worker.start()
+            committed_meanwhile.append(_becomes_visible(tmp_path / "kms.db", "second"))
+        real(path, fallback=fallback)
+
+    monkeypatch.setattr(sqlite_module, "_sync_file", sync_while_another_writes)
+    insert(store, obj("first"))
+    workers[0].join(10)
+    assert not workers[0].is_alive()
+    assert committed_meanwhile == [True]
+    assert get(store, "first") is not None and get(store, "second") is not None
+
+
+def _becomes_visible(path: Path, uid: str, timeout: float = 10.0) -> bool:
+    """Whether a row appears within ``timeout`` (read with SQLite itself, not the store)."""
+    conn = sqlite3.connect(path)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT 1 FROM objects WHERE id = ?", (uid,)).fetchone():
+                return True
+            time.sleep(0.01)
+        return False
+    finally:
+        conn.close()
+
+
+def test_a_reader_syncs_a_commit_it_saw_that_is_not_yet_on_disk(
+    make_store: MakeStore, syncs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, reader = make_store(), make_store()  # two processes on one file
+    # The writer commits, then stops before its fsync (a crash, or simply
+    # slower than the reader): the commit is visible but not yet durable.
+    monkeypatch.setattr(writer, "_make_durable", lambda seq: None)
+    insert(writer, obj("early"))
+    assert syncs == []
+    assert get(reader, "early") is not None
+    assert syncs == ["sync:kms.db-wal"]  # before the read returned
+    assert reader._durable_seq >= writer._committed_seq > 0
+    assert get(reader, "early") is not None
+    assert syncs == ["sync:kms.db-wal"]  # once is enough
 
 
 def test_database_file_is_private(tmp_path: Path) -> None:
@@ -169,27 +261,34 @@ def test_older_database_is_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     conn.close()
 
 
-def test_version_1_database_upgrades_to_create_access(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A database made before the create_access table (version 2) keeps its objects and gains the table."""
+def test_version_1_database_upgrades_to_the_latest(tmp_path: Path) -> None:
+    """A database made at version 1 (before create_access and kmsd_commits)
+    keeps its objects and gains the later tables."""
     path = tmp_path / "kms.db"
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
-        old = SqliteStore(path)
-        assert old.schema_version == 1
-        insert(old, obj("a", names=("n",)))
-        old.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        assert migrations.upgrade_sqlite(conn, migrations.MIGRATIONS[:1]) == 1
+        conn.execute(
+            "INSERT INTO objects (id, object_type, state, owner, payload, attributes, names, object_groups)"
+            " VALUES ('a', 2, 1, 'alice', x'00', x'00', '[\"n\"]', '[]')"
+        )
+        conn.execute("INSERT INTO object_names (id, name) VALUES ('a', 'n')")
+    finally:
+        conn.close()
     assert _versions(path) == [1]
     upgraded = SqliteStore(path)
     try:
-        assert upgraded.schema_version == 2
+        assert upgraded.schema_version == len(migrations.MIGRATIONS)
         assert uids(upgraded, LocateFilter(name="n")) == ["a"]
         with upgraded.transaction() as txn:
             txn.grant_create("bob", "alice")
         with upgraded.transaction(readonly=True) as txn:
             assert txn.create_grants() == [("bob", "alice")]
+        assert upgraded._committed_seq == 1  # the commit counter works on the upgraded file
     finally:
         upgraded.close()
-    assert _versions(path)[:2] == [1, 2]
+    assert _versions(path) == [m.version for m in migrations.MIGRATIONS]
 
 
 def test_failed_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -269,6 +269,15 @@ _V2_MYSQL = (
     """,
 )
 
+# Version 3 (SQLite only): a commit counter, raised by every write
+# transaction (kmsd.store.sqlite).  A reader reads it in its snapshot to know
+# which commit it must wait to be durable before it answers; the other
+# stores need nothing of the kind (their commits are durable once visible).
+_V3_SQLITE = (
+    "CREATE TABLE kmsd_commits (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL)",
+    "INSERT INTO kmsd_commits (id, seq) VALUES (1, 0)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -284,6 +293,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgresql=_V2_POSTGRESQL,
         mysql=_V2_MYSQL,
     ),
+    Migration(3, "kmsd_commits: the SQLite commit counter (nothing for PostgreSQL and MySQL)", _V3_SQLITE),
 )
 
 

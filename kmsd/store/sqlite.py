@@ -27,10 +27,20 @@ and there is at most one writer at a time.
   snapshot) and skips the writer queue: Get and Locate run while a durable
   commit waits for its fsync.  Its write methods raise StoreError before
   reaching SQL (cheaper than toggling ``PRAGMA query_only`` per transaction).
-* Durability: ``durable=True`` sets ``synchronous=FULL``, so in WAL mode every
-  commit is fsynced before ``transaction()`` returns and the caller may
-  answer success.  ``durable=False`` uses ``NORMAL``: still consistent after a
-  crash, but the last commits may be lost on power failure.
+* Durability, with the fsync outside the write lock: connections run with
+  ``synchronous=NORMAL`` (a COMMIT writes the WAL but does not fsync it), and
+  with ``durable=True`` (the default) nobody answers before what they wrote
+  or read is on disk.  Every write transaction raises a commit counter
+  (table ``kmsd_commits``) under the lock; a writer, once committed and out
+  of the lock, and a reader, for the counter its snapshot saw, wait until
+  that commit is durable: one ``fdatasync`` of the WAL makes every commit
+  written before it durable, so concurrent waiters share one (and a reader
+  in another process that saw a commit not yet synced syncs it itself).
+  So the lock is held for the SQL and the COMMIT only, the next writer —
+  in this process or another — writes during the fsync, and still no client
+  hears of a write (its own or someone else's) that a power cut could undo.
+  ``durable=False`` skips the fsync: still consistent after a crash, but the
+  last commits may be lost on power failure.
 * With several processes on one file (``--workers``), a process takes a
   file lock (:mod:`kmsd.store.sqlite_lock`) before ``BEGIN IMMEDIATE`` and
   keeps it until its group commits, so processes hand the write lock over
@@ -374,29 +384,45 @@ class _SqliteTransaction(Transaction):
 #: tell, once it holds the write lock, whether a writer changed it since.
 _Seen = tuple[int, bytes, bytes] | None
 
+#: A write kept back until the write lock is taken: ("insert", object),
+#: ("update", object), ("delete", identifier) or ("savepoint", name).
+_Pending = tuple[str, StoredObject | str]
+
 
 class _OptimisticTransaction(Transaction):
-    """A write transaction that reads from a snapshot and takes the write lock
-    at its first write (or :meth:`serialize`).
+    """A write transaction that reads from a snapshot, keeps its writes back,
+    and takes the write lock only to apply them.
 
-    Why: a request's work before its first write — decoding, checking,
-    building and encoding the new object — then runs while other writers,
-    in this process or another one, hold SQLite's single write lock.  With
-    ``--workers``, a write-heavy load no longer runs one process at a time.
+    Why: a request's Python work — decoding, checking, building and encoding
+    objects, even what it does after its first write — then runs while
+    other writers, in this process or another one, hold SQLite's single
+    write lock; the lock is held for validation, the SQL of the writes and
+    the commit.  With ``--workers``, a write-heavy load no longer runs one
+    process at a time.
+
+    Writes (insert, update, delete of objects) are kept in order in a list;
+    :meth:`get` sees them (read your own writes).  Anything the snapshot
+    cannot answer with them applied — a Locate, a grant read, a grant
+    write, :meth:`serialize` — first takes the write lock and applies them
+    ("flush"), and the transaction goes on under the lock as before.
 
     Correctness: every object read before the write lock is remembered
     (state, payload and attributes, or its absence); once the lock is held,
     each one is read again, and if any changed the transaction raises
     :class:`StaleRead` before writing anything, and the executor runs the
     request again as an ordinary write transaction (the lock taken up front).
-    Reads after the lock see the latest data.  So every object a request
-    reads is as of the moment it writes, as with the lock taken up front;
-    only the lists it read (Locate results, grants) may have changed, as in
-    PostgreSQL's READ COMMITTED, and a check that depends on them (a name
-    unique among all objects) calls :meth:`serialize` first.
+    An object written without being read first is read (and remembered)
+    when the write is kept, so an insert over an existing identifier or an
+    update of a missing object fails then, as it would under the lock.
+    So every object a request reads is as of the moment it writes, as with
+    the lock taken up front; only the lists it read (Locate results, grants)
+    may have changed, as in PostgreSQL's READ COMMITTED, and a check that
+    depends on them (a name unique among all objects) calls
+    :meth:`serialize` first.
 
-    Savepoints issued before the write lock have nothing to undo but this
-    writer's later writes: they map to its ``kmsd_write`` savepoint.
+    Savepoints taken before the write lock are markers in the list of kept
+    writes: rolling back to one drops what follows it; once the writes are
+    applied, each marker is a real savepoint of the same name.
     """
 
     def __init__(self, store: SqliteStore) -> None:
@@ -404,7 +430,10 @@ class _OptimisticTransaction(Transaction):
         self._read: _SqliteTransaction | None = None
         self._write: _SqliteTransaction | None = None
         self._seen: dict[str, _Seen] = {}
-        self._early_savepoints: set[str] = set()
+        self._pending: list[_Pending] = []
+        self._mine: dict[str, StoredObject | None] = {}  # the kept writes' result, by identifier
+        self._markers = 0
+        self.read_seq = 0  # the commit its snapshot saw (see SqliteStore._end_read)
         self._open = True
         self._drafting = True  # counted in the store's _drafting until it writes or ends
 
@@ -432,26 +461,51 @@ class _OptimisticTransaction(Transaction):
         assert self._write is not None
         return self._write
 
+    def _snapshot(self) -> _SqliteTransaction:
+        """The reader for a query the kept writes would change: applied first."""
+        return self._writer() if self._pending else self._reader()
+
     def _upgrade(self) -> None:
         store = self._store
         self._end_read()
         conn = store._begin_write()
         self._drafted()  # in the group now: its committer waits for _writer, not for us
-        self._write = _SqliteTransaction(conn, False)
+        write = _SqliteTransaction(conn, False)
+        self._write = write
         with _errors("validate"):
             for uid, seen in self._seen.items():
                 row = conn.execute("SELECT state, payload, attributes FROM objects WHERE id = ?", (uid,)).fetchone()
                 if (None if row is None else (row[0], row[1], row[2])) != seen:
                     raise StaleRead(f"object {uid!r} changed before this transaction could write")
         self._seen.clear()
+        pending, self._pending = self._pending, []
+        self._mine.clear()
+        for kind, what in pending:
+            if kind == "savepoint":
+                assert isinstance(what, str)
+                with _errors("savepoint"):
+                    conn.execute(f"SAVEPOINT {what}")
+                write._savepoints.add(what)
+            elif kind == "delete":
+                assert isinstance(what, str)
+                write.delete(what)
+            else:
+                assert isinstance(what, StoredObject)
+                (write.insert if kind == "insert" else write.update)(what)
 
     def _end_read(self) -> None:
         read, self._read = self._read, None
         if read is not None:
-            self._store._end_read(read)
+            self.read_seq = self._store._end_read(read)
 
     def _close(self, *, abort: bool) -> int | None:
         """End the transaction; the group-commit ticket when it wrote and did not abort."""
+        if not abort and self._pending and self._write is None:
+            try:
+                self._upgrade()  # apply the kept writes
+            except BaseException:
+                self._close(abort=True)
+                raise
         self._open = False
         store = self._store
         write, self._write = self._write, None
@@ -476,6 +530,8 @@ class _OptimisticTransaction(Transaction):
     # -- reads -------------------------------------------------------------
 
     def get(self, uid: str, *, for_update: bool = False) -> StoredObject | None:
+        if self._write is None and uid in self._mine:
+            return self._mine[uid]
         txn = self._reader()
         stored = txn.get(uid)
         if txn is not self._write and uid not in self._seen:
@@ -485,33 +541,53 @@ class _OptimisticTransaction(Transaction):
     def locate(self, flt: LocateFilter) -> Iterator[StoredObject]:
         # Batches are fetched as iteration goes, from whichever phase is then
         # current; objects met before the write lock are validated like reads.
-        for stored in _fetch(self._reader()._locate_sequences(flt), self._reader):
+        for stored in _fetch(self._snapshot()._locate_sequences(flt), self._reader):
             if self._write is None and stored.uid not in self._seen:
                 self._seen[stored.uid] = (stored.state, stored.payload, stored.attributes)
             yield stored
 
     def permissions(self, uid: str, user: str) -> frozenset[str]:
-        return self._reader().permissions(uid, user)
+        return self._snapshot().permissions(uid, user)
 
     def grants(self, uid: str) -> list[Grant]:
-        return self._reader().grants(uid)
+        return self._snapshot().grants(uid)
 
     def create_grants(self) -> list[tuple[str, str]]:
-        return self._reader().create_grants()
+        return self._snapshot().create_grants()
 
     # -- writes ------------------------------------------------------------
 
     def serialize(self) -> None:
         self._writer()
 
+    def _keep(self, kind: str, uid: str, result: StoredObject | None, what: StoredObject | str) -> None:
+        # What the write finds is read now (and validated under the lock),
+        # so it fails here as it would under the lock.
+        current = self.get(uid)
+        if kind == "insert" and current is not None:
+            raise ConflictError(f"insert: an object with identifier {uid!r} already exists")
+        if kind != "insert" and current is None:
+            raise ConflictError(f"{kind}: no object with identifier {uid!r} (deleted meanwhile?)")
+        self._pending.append((kind, what))
+        self._mine[uid] = result
+
     def insert(self, obj: StoredObject) -> None:
-        self._writer().insert(obj)
+        if self._write is not None:
+            self._write.insert(obj)
+        else:
+            self._keep("insert", obj.uid, obj, obj)
 
     def update(self, obj: StoredObject) -> None:
-        self._writer().update(obj)
+        if self._write is not None:
+            self._write.update(obj)
+        else:
+            self._keep("update", obj.uid, obj, obj)
 
     def delete(self, uid: str) -> None:
-        self._writer().delete(uid)
+        if self._write is not None:
+            self._write.delete(uid)
+        elif self.get(uid) is not None:  # deleting nothing is no write (as in SQL)
+            self._keep("delete", uid, None, uid)
 
     def grant(self, uid: str, user: str, operations: frozenset[str]) -> None:
         self._writer().grant(uid, user, operations)
@@ -532,19 +608,27 @@ class _OptimisticTransaction(Transaction):
             return self._write.savepoint()
         if not self._open:
             raise StoreError("the transaction has ended")
-        name = f"kmsd_early{len(self._early_savepoints) + 1}"
-        self._early_savepoints.add(name)
+        self._markers += 1
+        name = f"kmsd_kept{self._markers}"
+        self._pending.append(("savepoint", name))
         return name
 
     def rollback_to(self, name: str) -> None:
-        if name in self._early_savepoints:
-            if self._write is not None:
-                with _errors("rollback_to"):
-                    self._write._live().execute("ROLLBACK TO kmsd_write")
+        if self._write is not None:
+            self._write.rollback_to(name)
             return
-        if self._write is None:
+        if ("savepoint", name) not in self._pending:
             raise StoreError(f"rollback_to: unknown savepoint {name!r}")
-        self._write.rollback_to(name)
+        # Like ROLLBACK TO: the savepoint itself stays.
+        del self._pending[self._pending.index(("savepoint", name)) + 1 :]
+        self._mine = {}
+        for kind, what in self._pending:
+            if kind == "insert" or kind == "update":
+                assert isinstance(what, StoredObject)
+                self._mine[what.uid] = what
+            elif kind == "delete":
+                assert isinstance(what, str)
+                self._mine[what] = None
 
 
 class SqliteStore(Store):
@@ -590,6 +674,11 @@ class SqliteStore(Store):
         self._committing = False
         self._failed: list[tuple[int, int, StoreError]] = []
         self._drafting = 0  # optimistic transactions that have not yet written or ended
+        # Durability (see the module docstring), commit counter values:
+        self._group_seq = 0  # the open group's (guarded by _writer)
+        self._committed_seq = 0  # the last one this process committed
+        self._durable_seq = 0  # every commit up to it is on disk
+        self._sync_lock = threading.Lock()
         _create_private_file(self._path)
         self._file_lock = ProcessWriteLock(self._path + "-kmsd-writer.lock")
         conn = self._connect()
@@ -636,7 +725,7 @@ class SqliteStore(Store):
             )
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-                conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
+                conn.execute("PRAGMA synchronous = NORMAL")  # the fsync is ours: _make_durable
                 conn.execute("PRAGMA foreign_keys = ON")
             except BaseException:
                 conn.close()
@@ -680,11 +769,14 @@ class SqliteStore(Store):
                 yield txn
             return
         tickets: list[int] = []
-        with self._optimistic_transaction(tickets) if optimistic else self._write_transaction(tickets) as txn:
+        seen: list[int] = []  # the commit an optimistic transaction that never wrote read
+        with self._optimistic_transaction(tickets, seen) if optimistic else self._write_transaction(tickets) as txn:
             yield txn
-        if tickets:  # nothing to wait for when an optimistic transaction never wrote
-            with blocking():  # the group's fsync, or waiting for another writer's
-                self._wait_durable(tickets[0])
+        if tickets:
+            with blocking():  # the group's commit, then its fsync (or another writer's)
+                self._make_durable(self._wait_committed(tickets[0]))
+        elif seen:
+            self._after_read(seen[0])
 
     @contextmanager
     def _read_transaction(self) -> Iterator[Transaction]:
@@ -694,9 +786,16 @@ class SqliteStore(Store):
             try:
                 yield txn
             finally:
-                self._end_read(txn)
+                seq = self._end_read(txn)
         finally:
             self._local.active = False
+        self._after_read(seq)
+
+    def _after_read(self, seq: int) -> None:
+        """Wait until the commit a snapshot saw is durable (usually it is)."""
+        if seq > self._durable_seq:
+            with blocking():
+                self._make_durable(seq)
 
     def _begin_read(self) -> _SqliteTransaction:
         """A snapshot on a pooled connection (give it back with :meth:`_end_read`)."""
@@ -709,10 +808,18 @@ class SqliteStore(Store):
             raise
         return _SqliteTransaction(conn, True)
 
-    def _end_read(self, txn: _SqliteTransaction) -> None:
+    def _end_read(self, txn: _SqliteTransaction) -> int:
+        """End a snapshot; the commit counter it saw (0 when durability is off)."""
         txn._open = False
-        # Ending a read transaction cannot lose anything: roll back.
-        self._release(txn._conn, self._rollback(txn._conn))
+        seq = 0
+        try:
+            if self._durable:
+                with _errors("read"):
+                    seq = int(txn._conn.execute("SELECT seq FROM kmsd_commits").fetchone()[0])
+        finally:
+            # Ending a read transaction cannot lose anything: roll back.
+            self._release(txn._conn, self._rollback(txn._conn))
+        return seq
 
     # -- group commit --------------------------------------------------------
     #
@@ -743,7 +850,7 @@ class SqliteStore(Store):
             self._end_write()
 
     @contextmanager
-    def _optimistic_transaction(self, tickets: list[int]) -> Iterator[Transaction]:
+    def _optimistic_transaction(self, tickets: list[int], seen: list[int]) -> Iterator[Transaction]:
         txn = _OptimisticTransaction(self)
         self._local.active = True
         self._draft(+1)
@@ -756,6 +863,8 @@ class SqliteStore(Store):
             ticket = txn._close(abort=False)
             if ticket is not None:
                 tickets.append(ticket)
+            else:
+                seen.append(txn.read_seq)
         finally:
             txn._drafted()
             self._local.active = False
@@ -788,6 +897,8 @@ class SqliteStore(Store):
                             if not self._file_lock.acquire(self._busy_timeout_ms / 1000):
                                 raise ConflictError("sqlite begin: timed out waiting for another process's write")
                     conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("UPDATE kmsd_commits SET seq = seq + 1")
+                    self._group_seq = int(conn.execute("SELECT seq FROM kmsd_commits").fetchone()[0])
                 conn.execute("SAVEPOINT kmsd_write")
         except BaseException:
             self._end_write()
@@ -795,7 +906,7 @@ class SqliteStore(Store):
         return conn
 
     def _finish_write(self, conn: sqlite3.Connection) -> int:
-        """Keep this writer's changes in the group; its ticket for :meth:`_wait_durable`."""
+        """Keep this writer's changes in the group; its ticket for :meth:`_wait_committed`."""
         with _errors("commit"):
             conn.execute("RELEASE kmsd_write")
         self._issued += 1
@@ -839,14 +950,15 @@ class SqliteStore(Store):
             self._wconn = None
             self._failed.append((self._committed, self._issued, StoreError("sqlite: write rolled back")))
 
-    def _wait_durable(self, ticket: int) -> None:
+    def _wait_committed(self, ticket: int) -> int:
+        """Wait until the group holding ``ticket`` has committed; a commit counter covering it."""
         with self._group:
             while True:
                 if self._committed >= ticket:
                     for low, high, failure in self._failed:
                         if low < ticket <= high:
                             raise failure
-                    return
+                    return self._committed_seq
                 if not self._committing:
                     self._committing = True
                     break
@@ -862,10 +974,12 @@ class SqliteStore(Store):
         with self._writer:
             upto = self._issued
             conn = self._wconn
+            seq = self._committed_seq
             try:
                 if conn is not None and conn.in_transaction:
                     with _errors("commit"):
                         conn.execute("COMMIT")
+                    seq = self._group_seq
             except StoreError as exc:
                 error = exc
                 if conn is not None:
@@ -876,10 +990,29 @@ class SqliteStore(Store):
                 self._failed.append((self._committed, upto, error))
                 del self._failed[:-16]  # only recent tickets can still be waiting
             self._committed = upto
+            self._committed_seq = seq
             self._committing = False
             self._group.notify_all()
         if error is not None:
             raise error
+        return seq
+
+    def _make_durable(self, seq: int) -> None:
+        """Return once commit ``seq`` (and so every earlier one) is on disk.
+
+        ``seq`` is a committed counter value: its WAL frames are written, so
+        an fdatasync of the WAL that starts now covers it, and every commit
+        this process made before too.  Waiters queue on ``_sync_lock`` and
+        mostly find their commit synced by the one before them.
+        """
+        if not self._durable or seq <= self._durable_seq:
+            return
+        with self._sync_lock:
+            if seq <= self._durable_seq:
+                return
+            target = max(seq, self._committed_seq)
+            _sync_file(self._path + "-wal", fallback=self._path)
+            self._durable_seq = target
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> bool:
@@ -957,6 +1090,22 @@ def _create_private_file(path: str) -> None:
     except OSError as exc:
         raise StoreError(f"sqlite open: cannot create the database file {path!r}: {exc.strerror}") from exc
     os.close(fd)
+
+
+def _sync_file(path: str, *, fallback: str) -> None:
+    """fdatasync ``path``; ``fallback`` when it is gone (a WAL checkpointed and
+    removed by the last connection closing, its content in the database)."""
+    try:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            fd = os.open(fallback, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"sqlite commit: cannot sync {path!r} to disk: {exc.strerror}") from exc
 
 
 def _close_quietly(conn: sqlite3.Connection) -> None:
