@@ -467,7 +467,7 @@ class _OptimisticTransaction(Transaction):
 
     def _upgrade(self) -> None:
         store = self._store
-        self._end_read()
+        self._end_read(then_writes=True)
         conn = store._begin_write()
         self._drafted()  # in the group now: its committer waits for _writer, not for us
         write = _SqliteTransaction(conn, False)
@@ -493,10 +493,11 @@ class _OptimisticTransaction(Transaction):
                 assert isinstance(what, StoredObject)
                 (write.insert if kind == "insert" else write.update)(what)
 
-    def _end_read(self) -> None:
+    def _end_read(self, *, then_writes: bool = False) -> None:
         read, self._read = self._read, None
         if read is not None:
-            self.read_seq = self._store._end_read(read)
+            # A write's own commit comes after all it read: no need to know what the snapshot saw.
+            self.read_seq = self._store._end_read(read, saw=not then_writes)
 
     def _close(self, *, abort: bool) -> int | None:
         """End the transaction; the group-commit ticket when it wrote and did not abort."""
@@ -560,13 +561,25 @@ class _OptimisticTransaction(Transaction):
     def serialize(self) -> None:
         self._writer()
 
+    def _exists(self, uid: str) -> bool:
+        """Whether ``uid`` exists for this transaction (read and remembered like a get)."""
+        if uid in self._mine:
+            return self._mine[uid] is not None
+        if uid in self._seen:
+            return self._seen[uid] is not None
+        with _errors("get"):
+            conn = self._reader()._live()
+            row = conn.execute("SELECT state, payload, attributes FROM objects WHERE id = ?", (uid,)).fetchone()
+        self._seen[uid] = None if row is None else (row[0], row[1], row[2])
+        return row is not None
+
     def _keep(self, kind: str, uid: str, result: StoredObject | None, what: StoredObject | str) -> None:
         # What the write finds is read now (and validated under the lock),
         # so it fails here as it would under the lock.
-        current = self.get(uid)
-        if kind == "insert" and current is not None:
+        exists = self._exists(uid)
+        if kind == "insert" and exists:
             raise ConflictError(f"insert: an object with identifier {uid!r} already exists")
-        if kind != "insert" and current is None:
+        if kind != "insert" and not exists:
             raise ConflictError(f"{kind}: no object with identifier {uid!r} (deleted meanwhile?)")
         self._pending.append((kind, what))
         self._mine[uid] = result
@@ -586,7 +599,7 @@ class _OptimisticTransaction(Transaction):
     def delete(self, uid: str) -> None:
         if self._write is not None:
             self._write.delete(uid)
-        elif self.get(uid) is not None:  # deleting nothing is no write (as in SQL)
+        elif self._exists(uid):  # deleting nothing is no write (as in SQL)
             self._keep("delete", uid, None, uid)
 
     def grant(self, uid: str, user: str, operations: frozenset[str]) -> None:
@@ -808,12 +821,12 @@ class SqliteStore(Store):
             raise
         return _SqliteTransaction(conn, True)
 
-    def _end_read(self, txn: _SqliteTransaction) -> int:
-        """End a snapshot; the commit counter it saw (0 when durability is off)."""
+    def _end_read(self, txn: _SqliteTransaction, *, saw: bool = True) -> int:
+        """End a snapshot; the commit counter it saw (0 when durability is off or not ``saw``)."""
         txn._open = False
         seq = 0
         try:
-            if self._durable:
+            if self._durable and saw:
                 with _errors("read"):
                     seq = int(txn._conn.execute("SELECT seq FROM kmsd_commits").fetchone()[0])
         finally:
@@ -897,8 +910,9 @@ class SqliteStore(Store):
                             if not self._file_lock.acquire(self._busy_timeout_ms / 1000):
                                 raise ConflictError("sqlite begin: timed out waiting for another process's write")
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.execute("UPDATE kmsd_commits SET seq = seq + 1")
-                    self._group_seq = int(conn.execute("SELECT seq FROM kmsd_commits").fetchone()[0])
+                    self._group_seq = int(
+                        conn.execute("UPDATE kmsd_commits SET seq = seq + 1 RETURNING seq").fetchone()[0]
+                    )
                 conn.execute("SAVEPOINT kmsd_write")
         except BaseException:
             self._end_write()
