@@ -285,3 +285,21 @@ def test_the_audit_wrapper_passes_serialize_through(store: SqliteStore) -> None:
     with store.transaction(optimistic=True) as txn:
         RecordingTransaction(txn, trace=None).serialize()  # type: ignore[arg-type]  # serialize never traces
         assert store._writer.locked()
+
+
+def test_a_kept_write_is_what_was_asked_then_not_what_the_object_became(store: SqliteStore) -> None:
+    with store.transaction(optimistic=True) as txn:
+        mine = stored("mine", attributes=b"as inserted")
+        txn.insert(mine)
+        before_update = txn.savepoint()
+        mine.attributes = b"updated"  # the caller changes its own object...
+        txn.update(mine)
+        txn.rollback_to(before_update)  # ...and rolls the update back
+        got = txn.get("mine")
+        assert got is not None and got.attributes == b"as inserted"
+        got.attributes = b"changed, never written"  # a read object is the caller's own copy
+        again = txn.get("mine")
+        assert again is not None and again.attributes == b"as inserted"
+    with store.transaction(readonly=True) as txn:
+        kept = txn.get("mine")
+        assert kept is not None and kept.attributes == b"as inserted"
