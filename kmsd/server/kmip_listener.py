@@ -68,6 +68,7 @@ import trio
 
 from kmsd.gate import ProcessingGate
 from kmsd.kmip.processor import MessageProcessor
+from kmsd.server.balance import DEFER_S, WorkerShare
 from kmsd.server.observe import ConnectionObserver, NullConnectionObserver
 from kmsd.server.peer import Peer
 from kmsd.server.tls import IdentityError, identity_from_certificate
@@ -86,6 +87,10 @@ SWEEP_INTERVAL = 0.05
 #: accept() errors that mean "out of resources, try again shortly" (as trio.serve_listeners).
 _ACCEPT_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 _ACCEPT_RETRY_S = 0.1
+#: accept() errors that concern one pending connection only (the ones trio's listener skips).
+_ACCEPT_SKIPPED_NAMES: tuple[str, ...] = ("EPERM", "ECONNABORTED", "EPROTO", "ENETDOWN", "ENOPROTOOPT")
+_ACCEPT_SKIPPED_NAMES += ("EHOSTDOWN", "ENONET", "EHOSTUNREACH", "EOPNOTSUPP", "ENETUNREACH")
+_ACCEPT_SKIPPED_ERRORS = frozenset(getattr(errno, name) for name in _ACCEPT_SKIPPED_NAMES if hasattr(errno, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,8 @@ class ListenerSettings:
     identify: Callable[[bytes], str] = identity_from_certificate
     # Taken around each request's processing (kmsd.gate); None: threads process at once.
     gate: ProcessingGate | None = None
+    # This worker's place among --workers processes sharing the socket (kmsd.server.balance).
+    balance: WorkerShare | None = None
 
 
 class _Refused(Exception):
@@ -187,7 +194,10 @@ class KmipListener:
             addresses = [_sockname(s) for s in sockets]
             async with trio.open_nursery() as nursery:
                 for listening in sockets:
-                    nursery.start_soon(self._accept, listening)
+                    if sock is not None and self._settings.balance is not None:
+                        nursery.start_soon(self._accept_balanced, sock, self._settings.balance)
+                    else:
+                        nursery.start_soon(self._accept, listening)
                 nursery.start_soon(self._sweep)
                 task_status.started(addresses)
                 await self._shutdown_requested.wait()
@@ -225,12 +235,34 @@ class KmipListener:
             raw = socket.socket(accepted.family, accepted.type, accepted.proto, fileno=accepted.detach())
             self._start(raw, address)
 
+    async def _accept_balanced(self, listening: socket.socket, share: WorkerShare) -> None:
+        """Accept from a socket shared with other workers, leaving a pending
+        connection to a less loaded worker first (:mod:`kmsd.server.balance`)."""
+        while True:
+            await trio.lowlevel.wait_readable(listening)
+            if share.ahead():
+                await trio.sleep(DEFER_S)
+            try:
+                raw, peer = listening.accept()
+            except BlockingIOError:  # another worker took it
+                continue
+            except OSError as exc:
+                if exc.errno in _ACCEPT_SKIPPED_ERRORS:
+                    continue
+                if exc.errno not in _ACCEPT_RESOURCE_ERRORS:
+                    raise
+                log.error("accept failed (%s); retrying in %.1fs", exc.strerror, _ACCEPT_RETRY_S)
+                await trio.sleep(_ACCEPT_RETRY_S)
+                continue
+            self._start(raw, _format_address(peer))
+
     def _start(self, raw: socket.socket, address: str) -> None:
         conn = _Connection(next(self._ids), raw)
         with self._lock:
             admitted = len(self._connections) < self._settings.max_connections
             if admitted:
                 self._connections[conn.number] = conn
+                self._publish()
         if not admitted:
             log.warning(
                 "conn %d from %s refused: %d connections already open",
@@ -315,6 +347,12 @@ class KmipListener:
         with self._lock:
             self._connections.pop(conn.number, None)
             conn.waiting_for = None
+            self._publish()
+
+    def _publish(self) -> None:
+        """Tell the other workers how many connections this one holds (caller holds ``_lock``)."""
+        if self._settings.balance is not None:
+            self._settings.balance.publish(len(self._connections))
 
     def _handshake(self, conn: _Connection, address: str) -> ssl.SSLSocket:
         settings = self._settings

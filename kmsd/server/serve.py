@@ -42,6 +42,7 @@ from kmsd.auth.identity import certificate_identity
 from kmsd.gate import ProcessingGate
 from kmsd.kmip.processor import MessageProcessor
 from kmsd.server import logfmt, workers
+from kmsd.server.balance import ConnectionBalance, WorkerShare
 from kmsd.server.certs import PKCS12_PASSWORD, DevPki, DevPkiError, ensure_dev_pki
 from kmsd.server.config import ConfigCommand, ServerConfig
 from kmsd.server.kmip_listener import KmipListener, ListenerSettings
@@ -101,19 +102,19 @@ def _run_workers(config: ServerConfig, tls: TlsFiles) -> int:
         http = workers.bind(http_bind(config), config.http_port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen: {exc.strerror}") from exc
-    shared = workers.SharedSockets(kmip, http)
+    shared = workers.SharedSockets(kmip, http, ConnectionBalance(config.workers))
 
     def child(index: int) -> None:
         audit = config.audit_file if index == 0 else config.audit_file.with_name(f"{config.audit_file.name}.w{index}")
-        own = dataclasses.replace(
-            config, audit_log=audit, metrics_port=config.metrics_port if index == 0 else None
-        )
-        _serve_one(own, tls, shared)
+        own = dataclasses.replace(config, audit_log=audit, metrics_port=config.metrics_port if index == 0 else None)
+        _serve_one(own, tls, shared, index)
 
     return workers.run(config.workers, child)
 
 
-def _serve_one(config: ServerConfig, tls: TlsFiles, shared: workers.SharedSockets | None = None) -> None:
+def _serve_one(
+    config: ServerConfig, tls: TlsFiles, shared: workers.SharedSockets | None = None, index: int = 0
+) -> None:
     authenticator = _authenticator(config)
     ssl_context = _tls_context(tls, authenticator.requires_client_certificate)
     open_store = _store_factory()
@@ -137,7 +138,10 @@ def _serve_one(config: ServerConfig, tls: TlsFiles, shared: workers.SharedSocket
         raise
     if http is not None and shared is not None:
         http.sock = shared.http
-    serve = partial(serve_async, telemetry=telemetry, http=http, kmip_socket=shared.kmip if shared else None)
+    share = shared.balance.worker(index) if shared is not None and shared.balance is not None else None
+    serve = partial(
+        serve_async, telemetry=telemetry, http=http, kmip_socket=shared.kmip if shared else None, balance=share
+    )
     try:
         trio.run(serve, config, tls, ssl_context, processor, store)
     except KeyboardInterrupt:
@@ -259,6 +263,7 @@ async def serve_async(
     telemetry: Telemetry | None = None,
     http: HttpService | None = None,
     kmip_socket: socket.socket | None = None,
+    balance: WorkerShare | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until a signal (or ``Running.listener.shutdown()``), then close the store."""
@@ -273,6 +278,7 @@ async def serve_async(
             shutdown_grace=config.shutdown_grace,
             identify=certificate_identity(config.client_identity),
             gate=ProcessingGate() if store.local_io else None,
+            balance=balance,
         ),
         observer=telemetry.connections() if telemetry is not None else None,
     )

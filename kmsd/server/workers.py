@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kmsd.server.balance import ConnectionBalance
+
 log = logging.getLogger("kmsd.workers")
 
 #: Pending connections the kernel queues per listening socket.
@@ -36,6 +38,8 @@ STOP_TIMEOUT_S = 30.0
 class SharedSockets:
     kmip: socket.socket
     http: socket.socket | None
+    # The workers' KMIP connection counts, so that they take connections in turn.
+    balance: ConnectionBalance | None = None
 
 
 def bind(host: str, port: int) -> socket.socket:
