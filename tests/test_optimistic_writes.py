@@ -191,6 +191,27 @@ def test_a_transaction_that_never_writes_takes_no_write_lock(store: SqliteStore)
         assert done.is_set()
 
 
+def test_savepoints_alone_are_no_write(store: SqliteStore) -> None:
+    """Every batch item opens a savepoint: a read-only request must not take the lock for them."""
+    with store.transaction() as txn:
+        txn.insert(stored("x", names=("n",)))
+    with store.transaction() as holder:  # a writer holding the lock in this thread...
+        holder.insert(stored("held"))
+        done = threading.Event()
+
+        def reader() -> None:
+            with store.transaction(optimistic=True) as txn:  # ...does not stop one that only reads
+                txn.savepoint()
+                item = txn.savepoint()
+                assert [o.uid for o in txn.locate(LocateFilter(name="n"))] == ["x"]
+                txn.rollback_to(item)
+                assert txn.get("x") is not None
+            done.set()
+
+        in_other_thread(reader)
+        assert done.is_set()
+
+
 def test_savepoints_from_before_the_write_lock_undo_the_writes_after_it(store: SqliteStore) -> None:
     with store.transaction(optimistic=True) as txn:
         start = txn.savepoint()  # before any write: nothing to keep but what follows
@@ -252,9 +273,9 @@ def test_a_request_whose_object_changed_runs_again_and_keeps_both_changes(
 
     original_upgrade = sqlite_store._OptimisticTransaction._upgrade
 
-    def upgrade_noting_stale(self: sqlite_store._OptimisticTransaction) -> None:
+    def upgrade_noting_stale(self: sqlite_store._OptimisticTransaction, *, final: bool = False) -> None:
         try:
-            original_upgrade(self)
+            original_upgrade(self, final=final)
         except StaleRead as exc:
             stale.append(exc)
             raise
@@ -303,3 +324,39 @@ def test_a_kept_write_is_what_was_asked_then_not_what_the_object_became(store: S
     with store.transaction(readonly=True) as txn:
         kept = txn.get("mine")
         assert kept is not None and kept.attributes == b"as inserted"
+
+
+class _PessimisticSqlite(SqliteStore):
+    optimistic_reads = False  # as PostgreSQL and MySQL: read-only first, then run again to write
+
+
+@pytest.mark.parametrize("optimistic_reads", [True, False])
+def test_a_get_that_clears_fresh_runs_once_where_reads_are_optimistic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, optimistic_reads: bool
+) -> None:
+    opened = (SqliteStore if optimistic_reads else _PessimisticSqlite)(tmp_path / "kms.db")
+    try:
+        ex = Executor(opened, ExecutorSettings())
+        uid = create_aes(ex, V2, name="fresh", peer=ALICE)
+        runs: list[tuple[bool, bool]] = []
+        original = opened.transaction
+
+        def noting(*, readonly: bool = False, optimistic: bool = False):  # type: ignore[no-untyped-def]
+            runs.append((readonly, optimistic))
+            return original(readonly=readonly, optimistic=optimistic)
+
+        monkeypatch.setattr(opened, "transaction", noting)
+        get = request(V2, (Operation.GET, [text("Unique Identifier", uid)]))
+        _assert_success(call(ex, get))  # the first Get clears Fresh: a write
+        first = list(runs)
+        runs.clear()
+        _assert_success(call(ex, get))  # a second one only reads
+        monkeypatch.undo()
+        if optimistic_reads:
+            assert first == [(False, True)] and runs == [(False, True)]
+        else:
+            assert first == [(True, False), (False, True)] and runs == [(True, False)]
+        r = call(ex, request(V2, (Operation.GET_ATTRIBUTES, [text("Unique Identifier", uid)])))
+        assert r.payload().find(tag("Attributes")).get(tag("Fresh")) is False  # type: ignore[union-attr]
+    finally:
+        opened.close()

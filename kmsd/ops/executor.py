@@ -206,8 +206,10 @@ class Executor:
         # lock; one that turns out to write (NeedsWrite) is run again as a writer.
         # A writer may be optimistic (SQLite): when what it read changed before
         # it could write (StaleRead, nothing kept), it runs again exclusively.
+        # Where an optimistic writer reads a snapshot too, read-only batches
+        # start as one: a Get that clears Fresh then writes without a second run.
         readonly = not any((reg := HANDLERS.get(bi.operation)) is None or reg.writes for bi in request.items)
-        attempts = ((True, False),) if readonly else ()
+        attempts = ((True, False),) if readonly and not self.store.optimistic_reads else ()
         try:
             for attempt_readonly, optimistic in (*attempts, (False, True), (False, False)):
                 if trace is not None:

@@ -167,6 +167,11 @@ class Store(abc.ABC):
     #: waits (locks, fsync) with :func:`kmsd.gate.blocking`: the KMIP listener
     #: may then run one request at a time in Python (see :mod:`kmsd.gate`).
     local_io: ClassVar[bool] = False
+    #: True when an optimistic write transaction costs what a read-only one
+    #: does until its first write (SQLite: both read a snapshot).  Callers may
+    #: then start work that only might write that way, instead of read-only
+    #: and run again as a writer when it turns out to write.
+    optimistic_reads: ClassVar[bool] = False
 
     @abc.abstractmethod
     def transaction(self, *, readonly: bool = False, optimistic: bool = False) -> AbstractContextManager[Transaction]:

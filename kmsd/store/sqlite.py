@@ -475,9 +475,15 @@ class _OptimisticTransaction(Transaction):
 
     def _snapshot(self) -> _SqliteTransaction:
         """The reader for a query the kept writes would change: applied first."""
-        return self._writer() if self._pending else self._reader()
+        return self._writer() if self._wrote() else self._reader()
 
-    def _upgrade(self) -> None:
+    def _wrote(self) -> bool:
+        """Whether a write is kept (savepoint markers alone are not one: nothing to apply)."""
+        return any(kind != "savepoint" for kind, _, _ in self._pending)
+
+    def _upgrade(self, *, final: bool = False) -> None:
+        """Take the write lock, check what was read, apply the kept writes
+        (``final``: at the end, when no rollback can follow: markers are skipped)."""
         store = self._store
         self._end_read(then_writes=True)
         conn = store._begin_write()
@@ -492,6 +498,8 @@ class _OptimisticTransaction(Transaction):
         pending, self._pending = self._pending, []
         for kind, key, obj in pending:
             if kind == "savepoint":
+                if final:
+                    continue
                 with _errors("savepoint"):
                     conn.execute(f"SAVEPOINT {key}")
                 write._savepoints.add(key)
@@ -508,9 +516,9 @@ class _OptimisticTransaction(Transaction):
 
     def _close(self, *, abort: bool) -> int | None:
         """End the transaction; the group-commit ticket when it wrote and did not abort."""
-        if not abort and self._pending and self._write is None:
+        if not abort and self._write is None and self._wrote():
             try:
-                self._upgrade()  # apply the kept writes
+                self._upgrade(final=True)  # apply the kept writes
             except BaseException:
                 self._close(abort=True)
                 raise
@@ -663,6 +671,7 @@ class SqliteStore(Store):
     """
 
     local_io = True  # its waits are marked with kmsd.gate.blocking()
+    optimistic_reads = True  # _OptimisticTransaction reads a snapshot until it writes
 
     def __init__(
         self,
