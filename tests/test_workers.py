@@ -31,12 +31,16 @@ def _exchange(port: int, context: ssl.SSLContext, message: bytes) -> Response:
 
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            tls.sendall(message)
-            framer = ttlv.Framer()
-            while (answer := framer.next_message()) is None:
-                chunk = tls.recv(65536)
-                assert chunk, "connection closed before the response"
-                framer.feed(chunk)
+            return _roundtrip(tls, message)
+
+
+def _roundtrip(tls: ssl.SSLSocket, message: bytes) -> Response:
+    tls.sendall(message)
+    framer = ttlv.Framer()
+    while (answer := framer.next_message()) is None:
+        chunk = tls.recv(65536)
+        assert chunk, "connection closed before the response"
+        framer.feed(chunk)
     return Response(answer)
 
 
@@ -101,13 +105,7 @@ def test_persistent_connections_spread_over_workers(tmp_path: Path) -> None:
             raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
             tls = context.wrap_socket(raw, server_hostname="localhost")
             held.append(tls)
-            tls.sendall(discover)
-            framer = ttlv.Framer()
-            while (answer := framer.next_message()) is None:
-                chunk = tls.recv(65536)
-                assert chunk, "connection closed before the response"
-                framer.feed(chunk)
-            assert Response(answer).status() == ResultStatus.SUCCESS
+            assert _roundtrip(tls, discover).status() == ResultStatus.SUCCESS
         ports = {str(t.getsockname()[1]) for t in held}
 
         def sources_in(f: Path) -> set[str]:
