@@ -12,6 +12,7 @@ import pytest
 
 import ttlv
 from kmsd.kmip.enums import CryptographicAlgorithm, ObjectType, Operation, ResultStatus
+from kmsd.server.workers import worker_cpu
 
 from .kmip_builders import Response, attributes, enum, integer, request, text
 from .server_process import start_server
@@ -119,5 +120,40 @@ def test_persistent_connections_spread_over_workers(tmp_path: Path) -> None:
     finally:
         for tls in held:
             tls.close()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0, server.log()
+
+
+def test_worker_cpus_are_distinct_or_left_to_the_kernel() -> None:
+    assert [worker_cpu(i, 2, {3, 1}) for i in range(2)] == [1, 3]
+    assert worker_cpu(0, 1, {0, 1}) == 0
+    assert worker_cpu(0, 3, {0, 1}) is None  # more workers than CPUs: not pinned at all
+
+
+def _worker_pids(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return sorted(int(pid) for pid in children)
+
+
+@pytest.mark.parametrize("affinity", ["auto", "off"])
+def test_workers_run_on_cpus_of_their_own(tmp_path: Path, affinity: str) -> None:
+    allowed = os.sched_getaffinity(0)
+    server = start_server(tmp_path / "data", "--workers", "2", "--worker-affinity", affinity)
+    try:
+        cpus = [os.sched_getaffinity(pid) for pid in _worker_pids(server.process.pid)]
+        threads = [
+            os.sched_getaffinity(int(tid))
+            for pid in _worker_pids(server.process.pid)
+            for tid in os.listdir(f"/proc/{pid}/task")
+        ]
+        assert len(cpus) == 2
+        if affinity == "auto" and len(allowed) >= 2:
+            ordered = sorted(allowed)
+            assert cpus == [{ordered[0]}, {ordered[1]}]
+            assert all(len(t) == 1 for t in threads)  # every thread of a worker stays on its CPU
+            assert "worker 0 on CPU" in server.log()
+        else:
+            assert cpus == [allowed, allowed]
+    finally:
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0, server.log()

@@ -109,6 +109,7 @@ class ServerConfig:
     max_message_size: int = DEFAULT_MAX_SIZE
     max_connections: int = MAX_CONNECTIONS
     workers: int = 1
+    worker_affinity: str = "auto"
     idle_timeout: float = IDLE_TIMEOUT
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     shutdown_grace: float = SHUTDOWN_GRACE
@@ -407,6 +408,13 @@ SETTINGS: tuple[Setting, ...] = (
         ("KMS_WORKERS",),
         click.IntRange(1, 64),
         "Worker processes sharing the listening sockets (use one per core).",
+    ),
+    Setting(
+        "worker_affinity",
+        ("KMS_WORKER_AFFINITY",),
+        click.Choice(["auto", "off"]),
+        "With --workers: pin each worker to a CPU of its own (auto: when there are at least as many CPUs "
+        "as workers) or let the kernel move them (off).",
     ),
     Setting(
         "idle_timeout",

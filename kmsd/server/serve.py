@@ -105,6 +105,9 @@ def _run_workers(config: ServerConfig, tls: TlsFiles) -> int:
     shared = workers.SharedSockets(kmip, http, ConnectionBalance(config.workers))
 
     def child(index: int) -> None:
+        if config.worker_affinity == "auto":
+            cpu = workers.pin(index, config.workers)
+            log.info("worker %d on CPU %s", index, "any" if cpu is None else cpu)
         audit = config.audit_file if index == 0 else config.audit_file.with_name(f"{config.audit_file.name}.w{index}")
         own = dataclasses.replace(config, audit_log=audit, metrics_port=config.metrics_port if index == 0 else None)
         _serve_one(own, tls, shared, index)
