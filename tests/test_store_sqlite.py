@@ -176,6 +176,105 @@ def test_the_write_lock_is_free_while_a_commit_is_synced(
     assert get(store, "first") is not None and get(store, "second") is not None
 
 
+def test_no_writer_returns_before_the_fsync_of_its_commit(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    real = sqlite_module._sync_file
+    first_sync_started, release = threading.Event(), threading.Event()
+    returned: list[str] = []
+
+    def held_first_sync(path: str, *, fallback: str) -> None:
+        if not first_sync_started.is_set():
+            first_sync_started.set()
+            assert release.wait(20)
+        real(path, fallback=fallback)
+
+    monkeypatch.setattr(sqlite_module, "_sync_file", held_first_sync)
+
+    def write(uid: str) -> None:
+        insert(store, obj(uid))
+        returned.append(uid)
+
+    writers = [threading.Thread(target=write, args=(f"w{i}",)) for i in range(4)]
+    writers[0].start()
+    assert first_sync_started.wait(10)
+    for w in writers[1:]:  # they commit (the lock is free) but none may answer before a sync
+        w.start()
+    time.sleep(0.3)
+    assert returned == []
+    release.set()
+    for w in writers:
+        w.join(10)
+        assert not w.is_alive()
+    assert sorted(returned) == ["w0", "w1", "w2", "w3"]
+    assert store._durable_seq >= store._committed_seq
+
+
+def test_after_a_failed_fsync_no_write_is_called_durable(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    insert(store, obj("before"))
+    real = sqlite_module._sync_file
+    failures: list[str] = []
+
+    def failing_once(path: str, *, fallback: str) -> None:
+        if not failures:
+            failures.append(path)
+            raise StoreError("sqlite commit: cannot sync 'kms.db-wal' to disk: Input/output error")
+        real(path, fallback=fallback)
+
+    monkeypatch.setattr(sqlite_module, "_sync_file", failing_once)
+    with pytest.raises(StoreError, match="Input/output error"):
+        insert(store, obj("lost"))
+    # The kernel may have dropped the pages it could not write, and a second
+    # fsync would not say so: later writes fail too instead of claiming durability.
+    with pytest.raises(StoreError, match="restart kmsd"):
+        insert(store, obj("after"))
+    # Reads that see the unsynced commit cannot be answered either.
+    with pytest.raises(StoreError, match="restart kmsd"):
+        get(store, "before")
+    assert len(failures) == 1
+
+
+def test_a_committer_that_dies_leaves_no_writer_of_its_group_asleep(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    insert(store, obj("warm"))  # the schema's pages are synced once
+    real_commit_group = SqliteStore._commit_group
+    real_sync = sqlite_module._sync_file
+    others: list[threading.Thread] = []
+    outcome: list[str] = []
+
+    def commit_group_with_a_sleeper(self: SqliteStore) -> None:
+        if not others:  # the first committer: another writer joins its group and sleeps
+            worker = threading.Thread(target=lambda: (insert(store, obj("sleeper")), outcome.append("sleeper")))
+            others.append(worker)
+            worker.start()
+            deadline = time.monotonic() + 10
+            while not self._sleepers and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert self._sleepers
+        real_commit_group(self)
+
+    def sync_that_breaks_once(path: str, *, fallback: str) -> None:
+        if "broke" not in outcome:
+            outcome.append("broke")
+            raise RuntimeError("a bug, not a disk error")
+        real_sync(path, fallback=fallback)
+
+    monkeypatch.setattr(SqliteStore, "_commit_group", commit_group_with_a_sleeper)
+    monkeypatch.setattr(sqlite_module, "_sync_file", sync_that_breaks_once)
+    with pytest.raises(RuntimeError):
+        insert(store, obj("committer"))
+    others[0].join(10)
+    assert not others[0].is_alive()  # it took over: committed and synced its group
+    assert outcome == ["broke", "sleeper"]
+    assert get(store, "sleeper") is not None and get(store, "committer") is not None
+
+
 def _becomes_visible(path: Path, uid: str, timeout: float = 10.0) -> bool:
     """Whether a row appears within ``timeout`` (read with SQLite itself, not the store)."""
     conn = sqlite3.connect(path)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -71,6 +72,8 @@ from . import locate_sql
 from .base import ConflictError, Grant, LocateFilter, StaleRead, Store, StoredObject, StoreError, Transaction
 from .migrations import upgrade_sqlite
 from .sqlite_lock import ProcessWriteLock
+
+log = logging.getLogger("kmsd.store")
 
 # How long a group's committer waits for optimistic transactions still being
 # drafted (requests not yet at their commit) to join its commit: 0, 0.5 and
@@ -696,19 +699,25 @@ class SqliteStore(Store):
         self._local = threading.local()
         # Group commit state (see _write_transaction), guarded by _group.
         group_lock = threading.Lock()
-        self._group = threading.Condition(group_lock)  # writers waiting for their commit
+        self._group = threading.Condition(group_lock)  # the lock of the group-commit state
         self._gathered = threading.Condition(group_lock)  # a committer waiting for drafts to join
         self._wconn: sqlite3.Connection | None = None
         self._issued = 0  # tickets handed to writers whose savepoint was released
         self._committed = 0  # every ticket up to this one is committed (or failed)
         self._committing = False
+        self._durable_ticket = 0  # every ticket up to this one is on disk
         self._failed: list[tuple[int, int, StoreError]] = []
+        # Writers waiting for their group, each on a lock of its own that a
+        # committer releases: woken once, when their commit is on disk (or
+        # when it is their turn to commit), not at every step of others' groups.
+        self._sleepers: list[tuple[int, threading.Lock]] = []
         self._drafting = 0  # optimistic transactions that have not yet written or ended
         # Durability (see the module docstring), commit counter values:
         self._group_seq = 0  # the open group's (guarded by _writer)
         self._committed_seq = 0  # the last one this process committed
         self._durable_seq = 0  # every commit up to it is on disk
         self._sync_lock = threading.Lock()
+        self._sync_error: StoreError | None = None  # a failed fsync: nothing is durable after it
         _create_private_file(self._path)
         self._file_lock = ProcessWriteLock(self._path + "-kmsd-writer.lock")
         conn = self._connect()
@@ -803,8 +812,8 @@ class SqliteStore(Store):
         with self._optimistic_transaction(tickets, seen) if optimistic else self._write_transaction(tickets) as txn:
             yield txn
         if tickets:
-            with blocking():  # the group's commit, then its fsync (or another writer's)
-                self._make_durable(self._wait_committed(tickets[0]))
+            with blocking():  # the group's commit and its fsync
+                self._wait_durable(tickets[0])
         elif seen:
             self._after_read(seen[0])
 
@@ -857,8 +866,10 @@ class SqliteStore(Store):
     # group opens a transaction (BEGIN IMMEDIATE); each writer runs inside
     # its own savepoint (rolled back alone if it fails), releases it, takes a
     # ticket and leaves the writer lock.  It then waits until its ticket is
-    # committed: one waiting writer becomes the committer, takes the lock and
-    # COMMITs (one fsync) for every writer of the group.  Callers still
+    # committed and synced: one waiting writer becomes the committer, takes
+    # the lock, COMMITs for every writer of the group, lets the next group
+    # begin its commit, fsyncs, and only then wakes its group (each writer
+    # sleeps once, on a lock of its own).  Callers still
     # answer only after their write is durable, but N concurrent writers cost
     # one fsync instead of N.  Readers use pooled connections and WAL
     # snapshots, so they never see a group's writes before it is durable.
@@ -937,7 +948,7 @@ class SqliteStore(Store):
         return conn
 
     def _finish_write(self, conn: sqlite3.Connection) -> int:
-        """Keep this writer's changes in the group; its ticket for :meth:`_wait_committed`."""
+        """Keep this writer's changes in the group; its ticket for :meth:`_wait_durable`."""
         with _errors("commit"):
             conn.execute("RELEASE kmsd_write")
         self._issued += 1
@@ -981,23 +992,49 @@ class SqliteStore(Store):
             self._wconn = None
             self._failed.append((self._committed, self._issued, StoreError("sqlite: write rolled back")))
 
-    def _wait_committed(self, ticket: int) -> int:
-        """Wait until the group holding ``ticket`` has committed; a commit counter covering it."""
-        with self._group:
-            while True:
-                if self._committed >= ticket:
-                    for low, high, failure in self._failed:
-                        if low < ticket <= high:
-                            raise failure
-                    return self._committed_seq
-                if not self._committing:
+    def _wait_durable(self, ticket: int) -> None:
+        """Return once the group holding ``ticket`` is committed and on disk
+        (committing it when no one else is); raise its failure."""
+        while True:
+            with self._group:
+                if self._announced(ticket):
+                    return
+                if not self._committing and self._committed < ticket:
                     self._committing = True
                     break
-                self._group.wait()
-            # The committer lets the writers being drafted now join this
-            # group first (bounded): one fsync for all of them, and with
-            # --workers the other processes get the write lock back with
-            # more written per turn.
+                wake = threading.Lock()
+                wake.acquire()
+                self._sleepers.append((ticket, wake))
+            wake.acquire()  # released by a committer: our group is done, or the next commit is ours
+        try:
+            self._commit_group()
+        except BaseException as exc:
+            # Not a StoreError (those fail the group inside): never leave the
+            # others asleep behind a committer that is gone.  Woken, one of
+            # them commits what is still open and syncs (both idempotent).
+            log.error("sqlite commit: the committer failed (%s); another writer takes over", type(exc).__name__)
+            with self._group:
+                self._committing = False
+                self._committed = min(self._committed, self._durable_ticket)  # its group may elect again
+                self._wake(lambda _t: True)
+            raise
+        with self._group:
+            if not self._announced(ticket):  # cannot happen: the group we committed holds it
+                raise StoreError("sqlite commit: a write's group ended without it")
+
+    def _announced(self, ticket: int) -> bool:
+        """Whether ``ticket``'s group is done: True when durable, its error raised when failed (holds _group)."""
+        for low, high, failure in self._failed:
+            if low < ticket <= high:
+                raise failure
+        return self._durable_ticket >= ticket
+
+    def _commit_group(self) -> None:
+        """As the committer: COMMIT the open group, hand the next commit on, fsync, wake the group."""
+        with self._group:
+            # Let the writers being drafted now join this group first
+            # (bounded): one fsync for all of them, and with --workers the
+            # other processes get the write lock back with more written per turn.
             deadline = time.monotonic() + _GATHER_S
             while self._drafting and (left := deadline - time.monotonic()) > 0:
                 self._gathered.wait(left)
@@ -1016,33 +1053,74 @@ class SqliteStore(Store):
                 if conn is not None:
                     self._rollback(conn)
             self._release_file_lock()
+        commit_failed = error is not None
         with self._group:
+            low = self._committed
             if error is not None:
-                self._failed.append((self._committed, upto, error))
-                del self._failed[:-16]  # only recent tickets can still be waiting
+                self._fail(low, upto, error)
             self._committed = upto
             self._committed_seq = seq
             self._committing = False
-            self._group.notify_all()
-        if error is not None:
-            raise error
-        return seq
+            # The next group may commit while this one's fsync runs (the
+            # SQLite lock is already free): wake one writer beyond it.
+            self._wake(lambda t: t > upto, first_only=True)
+        synced = False
+        if error is None:
+            try:
+                self._make_durable(seq)
+                synced = True
+            except StoreError as exc:
+                error = exc
+        with self._group:
+            if synced:
+                self._durable_ticket = max(self._durable_ticket, upto)
+            elif error is not None and not commit_failed:
+                self._fail(low, upto, error)  # the fsync failed
+            self._wake(lambda t: t <= upto)
+
+    def _fail(self, low: int, high: int, error: StoreError) -> None:
+        """Tickets low+1..high failed with ``error`` (holds _group)."""
+        self._failed.append((low, high, error))
+        del self._failed[:-16]  # only recent tickets can still be waiting
+
+    def _wake(self, which: Callable[[int], bool], *, first_only: bool = False) -> None:
+        """Release the sleeping writers whose ticket ``which`` accepts (holds _group)."""
+        keep: list[tuple[int, threading.Lock]] = []
+        woken = False
+        for ticket, wake in self._sleepers:
+            if which(ticket) and not (first_only and woken):
+                wake.release()
+                woken = True
+            else:
+                keep.append((ticket, wake))
+        self._sleepers = keep
 
     def _make_durable(self, seq: int) -> None:
         """Return once commit ``seq`` (and so every earlier one) is on disk.
 
         ``seq`` is a committed counter value: its WAL frames are written, so
         an fdatasync of the WAL that starts now covers it, and every commit
-        this process made before too.  Waiters queue on ``_sync_lock`` and
-        mostly find their commit synced by the one before them.
+        this process made before too.  Callers queue on ``_sync_lock`` and
+        mostly find their commit synced by the one before them.  After a
+        failed fsync nothing is durable any more: the kernel may have dropped
+        the pages it could not write and a later fsync would not say so
+        (PostgreSQL stops for the same reason), so every later write and
+        read that needs a sync fails until kmsd restarts.
         """
         if not self._durable or seq <= self._durable_seq:
             return
         with self._sync_lock:
             if seq <= self._durable_seq:
                 return
+            if self._sync_error is not None:
+                raise self._sync_error
             target = max(seq, self._committed_seq)
-            _sync_file(self._path + "-wal", fallback=self._path)
+            try:
+                _sync_file(self._path + "-wal", fallback=self._path)
+            except StoreError as exc:
+                log.error("%s: the database can no longer promise durability; restart kmsd once the disk is fixed", exc)
+                self._sync_error = StoreError(f"{exc} (an earlier fsync failed: restart kmsd once the disk is fixed)")
+                raise
             self._durable_seq = target
 
     @staticmethod
