@@ -238,41 +238,66 @@ def test_after_a_failed_fsync_no_write_is_called_durable(
     assert len(failures) == 1
 
 
+@pytest.mark.parametrize("breaks", ["after its commit", "in its fsync"])
 def test_a_committer_that_dies_leaves_no_writer_of_its_group_asleep(
-    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch, breaks: str
 ) -> None:
     store = make_store()
     insert(store, obj("warm"))  # the schema's pages are synced once
     real_commit_group = SqliteStore._commit_group
+    real_release = store._release_file_lock
     real_sync = sqlite_module._sync_file
-    others: list[threading.Thread] = []
+    committer = threading.current_thread()
+    sleeper: list[threading.Thread] = []
     outcome: list[str] = []
+    armed: list[bool] = []
+
+    def sleeper_writes() -> None:
+        try:
+            insert(store, obj("sleeper"))
+            outcome.append("sleeper written")
+        except StoreError as exc:
+            outcome.append(f"sleeper failed: {exc}")
 
     def commit_group_with_a_sleeper(self: SqliteStore) -> None:
-        if not others:  # the first committer: another writer joins its group and sleeps
-            worker = threading.Thread(target=lambda: (insert(store, obj("sleeper")), outcome.append("sleeper")))
-            others.append(worker)
-            worker.start()
+        if not sleeper:  # the first committer: another writer joins its group and sleeps
+            sleeper.append(threading.Thread(target=sleeper_writes))
+            sleeper[0].start()
             deadline = time.monotonic() + 10
             while not self._sleepers and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert self._sleepers
+            armed.append(True)
         real_commit_group(self)
 
-    def sync_that_breaks_once(path: str, *, fallback: str) -> None:
-        if "broke" not in outcome:
-            outcome.append("broke")
+    def release_then_break() -> None:
+        real_release()
+        if breaks == "after its commit" and armed and threading.current_thread() is committer:
+            armed.clear()
+            raise RuntimeError("a bug, not a disk error")
+
+    def sync_that_breaks(path: str, *, fallback: str) -> None:
+        if breaks == "in its fsync" and armed and threading.current_thread() is committer:
+            armed.clear()
             raise RuntimeError("a bug, not a disk error")
         real_sync(path, fallback=fallback)
 
     monkeypatch.setattr(SqliteStore, "_commit_group", commit_group_with_a_sleeper)
-    monkeypatch.setattr(sqlite_module, "_sync_file", sync_that_breaks_once)
+    monkeypatch.setattr(store, "_release_file_lock", release_then_break)
+    monkeypatch.setattr(sqlite_module, "_sync_file", sync_that_breaks)
     with pytest.raises(RuntimeError):
         insert(store, obj("committer"))
-    others[0].join(10)
-    assert not others[0].is_alive()  # it took over: committed and synced its group
-    assert outcome == ["broke", "sleeper"]
-    assert get(store, "sleeper") is not None and get(store, "committer") is not None
+    sleeper[0].join(10)
+    assert not sleeper[0].is_alive()  # nobody is left asleep
+    if breaks == "after its commit":
+        # It took over: what the dead committer committed, it synced with its own write.
+        assert outcome == ["sleeper written"]
+        on_file = sqlite3.connect(store._path).execute("SELECT seq FROM kmsd_commits").fetchone()[0]
+        assert store._durable_seq >= on_file  # every commit made is synced
+        assert get(store, "sleeper") is not None and get(store, "committer") is not None
+    else:
+        # Whether the group's commit reached the disk is unknown: its writers fail.
+        assert outcome == ["sleeper failed: sqlite commit: interrupted before its fsync (RuntimeError)"]
 
 
 def _becomes_visible(path: Path, uid: str, timeout: float = 10.0) -> bool:

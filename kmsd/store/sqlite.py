@@ -1006,18 +1006,7 @@ class SqliteStore(Store):
                 wake.acquire()
                 self._sleepers.append((ticket, wake))
             wake.acquire()  # released by a committer: our group is done, or the next commit is ours
-        try:
-            self._commit_group()
-        except BaseException as exc:
-            # Not a StoreError (those fail the group inside): never leave the
-            # others asleep behind a committer that is gone.  Woken, one of
-            # them commits what is still open and syncs (both idempotent).
-            log.error("sqlite commit: the committer failed (%s); another writer takes over", type(exc).__name__)
-            with self._group:
-                self._committing = False
-                self._committed = min(self._committed, self._durable_ticket)  # its group may elect again
-                self._wake(lambda _t: True)
-            raise
+        self._commit_group()
         with self._group:
             if not self._announced(ticket):  # cannot happen: the group we committed holds it
                 raise StoreError("sqlite commit: a write's group ended without it")
@@ -1030,29 +1019,44 @@ class SqliteStore(Store):
         return self._durable_ticket >= ticket
 
     def _commit_group(self) -> None:
-        """As the committer: COMMIT the open group, hand the next commit on, fsync, wake the group."""
-        with self._group:
-            # Let the writers being drafted now join this group first
-            # (bounded): one fsync for all of them, and with --workers the
-            # other processes get the write lock back with more written per turn.
-            deadline = time.monotonic() + _GATHER_S
-            while self._drafting and (left := deadline - time.monotonic()) > 0:
-                self._gathered.wait(left)
-        error: StoreError | None = None
-        with self._writer:
-            upto = self._issued
-            conn = self._wconn
-            seq = self._committed_seq
-            try:
-                if conn is not None and conn.in_transaction:
-                    with _errors("commit"):
-                        conn.execute("COMMIT")
-                    seq = self._group_seq
-            except StoreError as exc:
-                error = exc
-                if conn is not None:
-                    self._rollback(conn)
-            self._release_file_lock()
+        """As the committer: COMMIT the open group, hand the next commit on, fsync, wake the group.
+
+        A failure that is not a StoreError (a bug, an interrupt) never leaves
+        writers asleep: before the hand-on, the sleepers are woken and one of
+        them commits what is still open and syncs what this one committed;
+        after it, this group's writers fail (their commit's fsync is unknown).
+        """
+        upto, seq, committed, error = self._issued, self._committed_seq, False, None
+        try:
+            with self._group:
+                # Let the writers being drafted now join this group first
+                # (bounded): one fsync for all of them, and with --workers the
+                # other processes get the write lock back with more written per turn.
+                deadline = time.monotonic() + _GATHER_S
+                while self._drafting and (left := deadline - time.monotonic()) > 0:
+                    self._gathered.wait(left)
+            with self._writer:
+                upto = self._issued
+                conn = self._wconn
+                seq = self._committed_seq
+                try:
+                    if conn is not None and conn.in_transaction:
+                        with _errors("commit"):
+                            conn.execute("COMMIT")
+                        seq, committed = self._group_seq, True
+                except StoreError as exc:
+                    error = exc
+                    if conn is not None:
+                        self._rollback(conn)
+                self._release_file_lock()
+        except BaseException as exc:
+            log.error("sqlite commit: the committer failed (%s); another writer takes over", type(exc).__name__)
+            with self._group:
+                if committed:  # what it committed is the next committer's to sync
+                    self._committed_seq = max(self._committed_seq, seq)
+                self._committing = False
+                self._wake(lambda _t: True)
+            raise
         commit_failed = error is not None
         with self._group:
             low = self._committed
@@ -1065,18 +1069,23 @@ class SqliteStore(Store):
             # SQLite lock is already free): wake one writer beyond it.
             self._wake(lambda t: t > upto, first_only=True)
         synced = False
-        if error is None:
-            try:
-                self._make_durable(seq)
-                synced = True
-            except StoreError as exc:
-                error = exc
-        with self._group:
-            if synced:
-                self._durable_ticket = max(self._durable_ticket, upto)
-            elif error is not None and not commit_failed:
-                self._fail(low, upto, error)  # the fsync failed
-            self._wake(lambda t: t <= upto)
+        try:
+            if error is None:
+                try:
+                    self._make_durable(seq)
+                    synced = True
+                except StoreError as exc:
+                    error = exc
+        except BaseException as exc:
+            error = StoreError(f"sqlite commit: interrupted before its fsync ({type(exc).__name__})")
+            raise
+        finally:
+            with self._group:
+                if synced:
+                    self._durable_ticket = max(self._durable_ticket, upto)
+                elif error is not None and not commit_failed:
+                    self._fail(low, upto, error)  # the fsync failed
+                self._wake(lambda t: t <= upto)
 
     def _fail(self, low: int, high: int, error: StoreError) -> None:
         """Tickets low+1..high failed with ``error`` (holds _group)."""
