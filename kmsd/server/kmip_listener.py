@@ -88,9 +88,22 @@ SWEEP_INTERVAL = 0.05
 _ACCEPT_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 _ACCEPT_RETRY_S = 0.1
 #: accept() errors that concern one pending connection only (the ones trio's listener skips).
-_ACCEPT_SKIPPED_NAMES: tuple[str, ...] = ("EPERM", "ECONNABORTED", "EPROTO", "ENETDOWN", "ENOPROTOOPT")
-_ACCEPT_SKIPPED_NAMES += ("EHOSTDOWN", "ENONET", "EHOSTUNREACH", "EOPNOTSUPP", "ENETUNREACH")
-_ACCEPT_SKIPPED_ERRORS = frozenset(getattr(errno, name) for name in _ACCEPT_SKIPPED_NAMES if hasattr(errno, name))
+_ACCEPT_SKIPPED_ERRORS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "EPERM",
+        "ECONNABORTED",
+        "EPROTO",
+        "ENETDOWN",
+        "ENOPROTOOPT",
+        "EHOSTDOWN",
+        "ENONET",
+        "EHOSTUNREACH",
+        "EOPNOTSUPP",
+        "ENETUNREACH",
+    )
+    if hasattr(errno, name)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +234,7 @@ class KmipListener:
             try:
                 stream = await listener.accept()
             except OSError as exc:
-                if exc.errno not in _ACCEPT_RESOURCE_ERRORS:
-                    raise
-                log.error("accept failed (%s); retrying in %.1fs", exc.strerror, _ACCEPT_RETRY_S)
-                await trio.sleep(_ACCEPT_RETRY_S)
+                await _pause_after_accept_error(exc)
                 continue
             accepted = stream.socket
             try:
@@ -247,12 +257,8 @@ class KmipListener:
             except BlockingIOError:  # another worker took it
                 continue
             except OSError as exc:
-                if exc.errno in _ACCEPT_SKIPPED_ERRORS:
-                    continue
-                if exc.errno not in _ACCEPT_RESOURCE_ERRORS:
-                    raise
-                log.error("accept failed (%s); retrying in %.1fs", exc.strerror, _ACCEPT_RETRY_S)
-                await trio.sleep(_ACCEPT_RETRY_S)
+                if exc.errno not in _ACCEPT_SKIPPED_ERRORS:
+                    await _pause_after_accept_error(exc)
                 continue
             self._start(raw, _format_address(peer))
 
@@ -476,6 +482,14 @@ def _close(tls: ssl.SSLSocket | None, raw: socket.socket) -> None:
 def _sockname(listening: trio.socket.SocketType) -> tuple[str, int]:
     name = listening.getsockname()
     return str(name[0]), int(name[1])
+
+
+async def _pause_after_accept_error(exc: OSError) -> None:
+    """Out of resources (descriptors, memory): wait a little before accepting again; anything else is raised."""
+    if exc.errno not in _ACCEPT_RESOURCE_ERRORS:
+        raise exc
+    log.error("accept failed (%s); retrying in %.1fs", exc.strerror, _ACCEPT_RETRY_S)
+    await trio.sleep(_ACCEPT_RETRY_S)
 
 
 def _format_address(address: object) -> str:

@@ -1071,11 +1071,10 @@ class SqliteStore(Store):
         synced = False
         try:
             if error is None:
-                try:
-                    self._make_durable(seq)
-                    synced = True
-                except StoreError as exc:
-                    error = exc
+                self._make_durable(seq)
+                synced = True
+        except StoreError as exc:
+            error = exc
         except BaseException as exc:
             error = StoreError(f"sqlite commit: interrupted before its fsync ({type(exc).__name__})")
             raise
