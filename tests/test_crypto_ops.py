@@ -625,8 +625,11 @@ def test_pykmip_client_encrypt_decrypt_mac(kmsd_server: RunningServer, version_n
         c.activate(mac_uid)
         got_uid, mac_data = c.mac(b"message", uid=mac_uid, algorithm=kenums.CryptographicAlgorithm.HMAC_SHA256)
         assert got_uid == mac_uid and len(mac_data) == 32
-        # PyKMIP surfaces a tampered ciphertext as an operation failure, not a crash.
+        # PyKMIP surfaces a tampered message as an operation failure, not a crash.  The
+        # IV's last byte turns the padding byte 0x02 into 0x00, never valid padding (a
+        # random 16-byte ciphertext decrypts to valid padding about one time in 200).
         from kmip.pie.exceptions import KmipOperationFailure  # type: ignore[import-untyped]
 
+        tampered_iv = iv[:-1] + bytes([iv[-1] ^ 0x02])
         with pytest.raises(KmipOperationFailure):
-            c.decrypt(bytes(16), uid=uid, cryptographic_parameters=cbc_dec, iv_counter_nonce=iv)
+            c.decrypt(ciphertext, uid=uid, cryptographic_parameters=cbc_dec, iv_counter_nonce=tampered_iv)
